@@ -1,0 +1,417 @@
+//! The daemon's configuration: `replyd.toml`, environment variables and flags, resolved into
+//! one [`Config`].
+//!
+//! Precedence, highest first: flags, environment, file, defaults (SPEC § Config). With no
+//! `--config`, `replyd.toml` in the working directory is read if it exists. A relative `rules`
+//! path in a file is taken relative to that file's directory, so `--config /etc/replyd/replyd.toml`
+//! with `rules = "rules"` means `/etc/replyd/rules`; from a flag or the environment it is relative
+//! to the working directory, like any path on a command line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::diag::SourceFile;
+
+/// Default address: loopback only, so that a fresh checkout exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default URL path of the webhook.
+pub const DEFAULT_PATH: &str = "/wechat";
+/// Default rules directory.
+pub const DEFAULT_RULES: &str = "rules";
+/// Default cap on a request body: WeChat's messages are a few KiB (PROTOCOL.md §6).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
+
+/// The resolved configuration of `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// URL path of the webhook, as configured in the WeChat console (starts with `/`).
+    pub path: String,
+    /// The rules directory.
+    pub rules: PathBuf,
+    /// The console's Token, which signs every request.
+    pub token: Secret,
+    /// The account's AppID (`wx…`): checked inside encrypted messages.
+    pub app_id: Option<String>,
+    /// The console's EncodingAESKey (43 characters): enables compatible and safe mode.
+    pub encoding_aes_key: Option<Secret>,
+    /// Largest request body accepted; bigger ones get 413.
+    pub max_body_bytes: usize,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// A secret string (the token, the AES key) that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself; call only where it is used, never to print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// What the command line says about the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--listen ADDR`.
+    pub listen: Option<String>,
+    /// `--rules DIR`.
+    pub rules: Option<PathBuf>,
+}
+
+/// Why the configuration is unusable. Each message says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read.
+    #[error("cannot read the config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid (syntax, unknown key, wrong type).
+    #[error("{position}: {message}")]
+    Invalid {
+        /// `file:line:col`.
+        position: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No token anywhere.
+    #[error(
+        "no token is configured: set `token = \"…\"` in replyd.toml or the REPLYD_TOKEN environment \
+         variable to the Token of the WeChat console (设置与开发 → 基本配置 → 服务器配置)"
+    )]
+    MissingToken,
+    /// A value that does not parse.
+    #[error("{key} = {value:?} is not valid: {reason}")]
+    Value {
+        /// Which setting, and where it came from.
+        key: String,
+        /// What it held.
+        value: String,
+        /// What it should be.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    path: Option<String>,
+    rules: Option<PathBuf>,
+    token: Option<String>,
+    app_id: Option<String>,
+    encoding_aes_key: Option<String>,
+    max_body_bytes: Option<usize>,
+}
+
+impl Config {
+    /// Resolves the configuration from the flags, an environment lookup and the config file.
+    ///
+    /// # Errors
+    ///
+    /// An unreadable or invalid config file, a missing token, or a value that does not parse.
+    pub fn resolve(
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file_path = match &overrides.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let file = match &file_path {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let base = file_path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new(""));
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+
+        let (listen_key, listen) = pick(
+            [
+                ("--listen", overrides.listen.clone()),
+                ("REPLYD_LISTEN", env("REPLYD_LISTEN")),
+                ("listen", file.listen),
+            ],
+            DEFAULT_LISTEN,
+        );
+        let listen = listen.parse().map_err(|_| ConfigError::Value {
+            key: listen_key.into(),
+            value: listen.clone(),
+            reason: "expected an address and port such as 127.0.0.1:8080 or 0.0.0.0:80".into(),
+        })?;
+
+        let (path_key, path) = pick(
+            [("REPLYD_PATH", env("REPLYD_PATH")), ("path", file.path)],
+            DEFAULT_PATH,
+        );
+        if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+            return Err(ConfigError::Value {
+                key: path_key.into(),
+                value: path,
+                reason: "expected the URL path of the server URL, starting with `/` (for example /wechat)".into(),
+            });
+        }
+
+        let rules = match (&overrides.rules, env("REPLYD_RULES"), file.rules) {
+            (Some(flag), _, _) => flag.clone(),
+            (None, Some(e), _) => PathBuf::from(e),
+            (None, None, Some(f)) => base.join(f),
+            (None, None, None) => PathBuf::from(DEFAULT_RULES),
+        };
+
+        let token = env("REPLYD_TOKEN")
+            .or(file.token)
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::MissingToken)?;
+
+        let app_id = env("REPLYD_APP_ID")
+            .or(file.app_id)
+            .filter(|a| !a.is_empty());
+        let encoding_aes_key = match env("REPLYD_AES_KEY")
+            .map(|k| ("REPLYD_AES_KEY", k))
+            .or(file.encoding_aes_key.map(|k| ("encoding_aes_key", k)))
+        {
+            Some((key, k)) if k.len() != 43 || !k.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                return Err(ConfigError::Value {
+                    key: key.into(),
+                    value: format!("{}…", k.chars().take(4).collect::<String>()),
+                    reason: format!(
+                        "the EncodingAESKey is 43 letters and digits; this one has {} characters",
+                        k.chars().count()
+                    ),
+                });
+            }
+            Some((_, k)) => Some(Secret(k)),
+            None => None,
+        };
+
+        let (max_key, max) = pick(
+            [
+                ("REPLYD_MAX_BODY_BYTES", env("REPLYD_MAX_BODY_BYTES")),
+                ("max_body_bytes", file.max_body_bytes.map(|n| n.to_string())),
+            ],
+            &DEFAULT_MAX_BODY_BYTES.to_string(),
+        );
+        let max_body_bytes = max
+            .parse()
+            .ok()
+            .filter(|&n: &usize| n >= 1024)
+            .ok_or_else(|| ConfigError::Value {
+                key: max_key.into(),
+                value: max.clone(),
+                reason: "expected a number of bytes, at least 1024".into(),
+            })?;
+
+        Ok(Config {
+            listen,
+            path,
+            rules,
+            token: Secret(token),
+            app_id,
+            encoding_aes_key,
+            max_body_bytes,
+            file: file_path,
+        })
+    }
+}
+
+/// The first value present, with the name of where it came from; else the default.
+fn pick<const N: usize>(
+    sources: [(&'static str, Option<String>); N],
+    default: &str,
+) -> (&'static str, String) {
+    sources
+        .into_iter()
+        .find_map(|(k, v)| v.map(|v| (k, v)))
+        .unwrap_or(("default", default.to_owned()))
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let file = SourceFile::new(path, text.as_str());
+        let (line, col) = file.line_col(e.span().map_or(0, |s| s.start));
+        ConfigError::Invalid {
+            position: format!("{}:{line}:{col}", path.display()),
+            message: e.message().trim().to_owned(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replyd.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn defaults_need_only_a_token() {
+        // The working directory of unit tests is the crate root, which ships a replyd.toml;
+        // resolve against an explicit empty file to see the defaults.
+        let (_dir, path) = file("");
+        let c = Config::resolve(
+            &Overrides {
+                config: Some(path),
+                ..Overrides::default()
+            },
+            env(&[("REPLYD_TOKEN", "t")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.path, DEFAULT_PATH);
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(c.token.expose(), "t");
+        assert!(c.encoding_aes_key.is_none());
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let (dir, path) =
+            file("listen = \"127.0.0.1:1\"\nrules = \"r\"\ntoken = \"file\"\npath = \"/wx\"\n");
+        let resolve = |o: Overrides, e: &[(&str, &str)]| {
+            Config::resolve(
+                &Overrides {
+                    config: Some(path.clone()),
+                    ..o
+                },
+                env(e),
+            )
+            .unwrap()
+        };
+
+        let c = resolve(Overrides::default(), &[]);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(c.rules, dir.path().join("r"), "relative to the config file");
+        assert_eq!(c.token.expose(), "file");
+        assert_eq!(c.path, "/wx");
+
+        let c = resolve(
+            Overrides::default(),
+            &[
+                ("REPLYD_LISTEN", "127.0.0.1:2"),
+                ("REPLYD_RULES", "e"),
+                ("REPLYD_TOKEN", "env"),
+            ],
+        );
+        assert_eq!(c.listen.to_string(), "127.0.0.1:2");
+        assert_eq!(c.rules, PathBuf::from("e"));
+        assert_eq!(c.token.expose(), "env");
+
+        let c = resolve(
+            Overrides {
+                config: None,
+                listen: Some("127.0.0.1:3".into()),
+                rules: Some("f".into()),
+            },
+            &[("REPLYD_LISTEN", "127.0.0.1:2"), ("REPLYD_RULES", "e")],
+        );
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3");
+        assert_eq!(c.rules, PathBuf::from("f"));
+    }
+
+    #[test]
+    fn errors_say_what_and_where() {
+        let (_dir, path) = file("");
+        let err = Config::resolve(
+            &Overrides {
+                config: Some(path),
+                ..Overrides::default()
+            },
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingToken));
+        assert!(err.to_string().contains("REPLYD_TOKEN"), "{err}");
+
+        let (_dir, path) = file("token = \"t\"\n\nlisten_on = \"x\"\n");
+        let err = Config::resolve(
+            &Overrides {
+                config: Some(path),
+                ..Overrides::default()
+            },
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("replyd.toml:3:1: unknown field `listen_on`"),
+            "{err}"
+        );
+
+        let (_dir, path) = file("token = \"t\"\nlisten = \"8080\"\n");
+        let err = Config::resolve(
+            &Overrides {
+                config: Some(path.clone()),
+                ..Overrides::default()
+            },
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("listen = \"8080\" is not valid"), "{err}");
+
+        let (_dir, path) = file("token = \"t\"\n");
+        let err = Config::resolve(
+            &Overrides {
+                config: Some(path),
+                ..Overrides::default()
+            },
+            env(&[("REPLYD_AES_KEY", "short")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("REPLYD_AES_KEY") && !err.contains("short"),
+            "the key must not be echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+    }
+}

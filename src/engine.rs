@@ -1,0 +1,535 @@
+//! Which rule answers a message, and with what.
+//!
+//! [`respond`] is the one function that decides: the HTTP handler calls it for every message,
+//! `try` and the `[[test]]` runner call it too. It is pure: no IO, no clock, no allocation that
+//! grows with the number of rules, and it cannot fail.
+//!
+//! Ranking (SPEC § How a message is matched): among every rule that matches, the highest
+//! `priority` wins; on equal priority the more specific matcher (exact > prefix > contains >
+//! regex; an event rule with a key > one without); then the longer matched literal (for a
+//! regex, the longer match); then the rule written first (path order, then file order).
+//! Nothing matched: a user message is handed to customer service, an event gets `success`.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::protocol::{Article, Body, Message, Reply};
+use crate::ruleset::{Hit, MatchKind, Matcher, Rule, RuleReply, RuleSet, Template, Texts};
+
+/// One rule that matched a message, with what decides its rank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index of the rule in the set.
+    pub rule: u32,
+    /// Which matcher fired.
+    pub kind: MatchKind,
+    /// Which keyword or pattern of the rule (0 for event and msg_type rules).
+    pub item: u32,
+    /// Characters of the matched literal (of the match, for a regex).
+    pub chars: u32,
+    /// The rule's priority.
+    pub priority: i64,
+}
+
+impl Candidate {
+    /// Orders candidates so that the winner is the greatest.
+    fn rank_cmp(&self, other: &Candidate) -> Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then(self.kind.specificity().cmp(&other.kind.specificity()))
+            .then(self.chars.cmp(&other.chars))
+            .then(other.rule.cmp(&self.rule))
+    }
+
+    /// Why `self` outranks `other` (which must rank lower), in a few words.
+    pub fn beats_because(&self, other: &Candidate) -> &'static str {
+        if self.priority != other.priority {
+            "higher priority"
+        } else if self.kind.specificity() != other.kind.specificity() {
+            "more specific matcher"
+        } else if self.chars != other.chars {
+            "longer match"
+        } else {
+            "written earlier"
+        }
+    }
+}
+
+/// The engine's answer to one message.
+#[derive(Debug)]
+pub struct Answer<'r> {
+    /// The rule that answered, and how it matched; `None` for the fall-through.
+    pub winner: Option<(&'r Rule, Candidate)>,
+    /// The reply to send; `None` means answer `success`.
+    pub reply: Option<Reply<'r>>,
+}
+
+/// Decides the answer to a message.
+pub fn respond<'r>(rules: &'r RuleSet, message: &Message) -> Answer<'r> {
+    let text = text_of(message).map(Texts::new);
+    let best = candidates_inner(rules, message, text.as_ref())
+        .into_iter()
+        .max_by(Candidate::rank_cmp);
+    let Some(best) = best else {
+        return Answer {
+            winner: None,
+            reply: match message.body {
+                Body::Event(_) => None,
+                _ => Some(Reply::Transfer { kf_account: None }),
+            },
+        };
+    };
+    let rule = rules.rule(best.rule);
+    let captures = match (&rule.matcher, &text) {
+        (Matcher::Regex(patterns), Some(t)) => patterns
+            .get(best.item as usize)
+            .and_then(|p| p.regex.captures(&t.normalized)),
+        _ => None,
+    };
+    Answer {
+        winner: Some((rule, best)),
+        reply: render_reply(&rule.reply, captures.as_ref()),
+    }
+}
+
+/// Every rule that matches the message, best first: what `try` shows.
+pub fn candidates(rules: &RuleSet, message: &Message) -> Vec<Candidate> {
+    let text = text_of(message).map(Texts::new);
+    let mut all = candidates_inner(rules, message, text.as_ref());
+    all.sort_by(|a, b| b.rank_cmp(a));
+    all
+}
+
+fn text_of(message: &Message) -> Option<&str> {
+    match &message.body {
+        Body::Text { content } => Some(content),
+        _ => None,
+    }
+}
+
+fn candidates_inner(
+    rules: &RuleSet,
+    message: &Message,
+    text: Option<&Texts<'_>>,
+) -> Vec<Candidate> {
+    let index = rules.index();
+    let mut out = Vec::new();
+    let candidate = |hit: Hit, kind: MatchKind| Candidate {
+        rule: hit.rule,
+        kind,
+        item: hit.item,
+        chars: hit.chars,
+        priority: rules.rule(hit.rule).priority,
+    };
+    let whole = |rule: u32, kind: MatchKind| Candidate {
+        rule,
+        kind,
+        item: 0,
+        chars: 0,
+        priority: rules.rule(rule).priority,
+    };
+    match (&message.body, text) {
+        (Body::Text { .. }, Some(t)) => {
+            let mut hits = Vec::new();
+            for (lookup, kind) in [
+                (
+                    crate::ruleset::Index::exact as fn(&_, &_, &mut _),
+                    MatchKind::Exact,
+                ),
+                (crate::ruleset::Index::prefix, MatchKind::Prefix),
+                (crate::ruleset::Index::contains, MatchKind::Contains),
+            ] {
+                hits.clear();
+                lookup(index, t, &mut hits);
+                out.extend(hits.iter().map(|&h| candidate(h, kind)));
+            }
+            for (rule, item) in index.regex(t) {
+                let Matcher::Regex(patterns) = &rules.rule(rule).matcher else {
+                    continue;
+                };
+                let Some(m) = patterns
+                    .get(item as usize)
+                    .and_then(|p| p.regex.find(&t.normalized))
+                else {
+                    continue;
+                };
+                let chars = m.as_str().chars().count() as u32;
+                out.push(candidate(Hit { rule, item, chars }, MatchKind::Regex));
+            }
+        }
+        (Body::Event(event), _) => {
+            let (keyed, any) = index.events(event.name(), event.key());
+            out.extend(keyed.iter().map(|&r| whole(r, MatchKind::EventKey)));
+            out.extend(any.iter().map(|&r| whole(r, MatchKind::Event)));
+        }
+        (body, _) => {
+            if !matches!(body, Body::Text { .. }) {
+                out.extend(
+                    index
+                        .msg_type(message.msg_type())
+                        .iter()
+                        .map(|&r| whole(r, MatchKind::MsgType)),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Fills a rule's reply in. `None` is `reply.none`: answer `success`.
+fn render_reply<'r>(
+    reply: &'r RuleReply,
+    captures: Option<&regex::Captures<'_>>,
+) -> Option<Reply<'r>> {
+    let fill = |t: &'r Template| -> Cow<'r, str> { t.render(captures) };
+    let fill_opt = |t: &'r Option<Template>| t.as_ref().map(|t| t.render(captures));
+    Some(match reply {
+        RuleReply::Text(t) => Reply::Text { content: fill(t) },
+        RuleReply::Image { media_id } => Reply::Image {
+            media_id: fill(media_id),
+        },
+        RuleReply::Voice { media_id } => Reply::Voice {
+            media_id: fill(media_id),
+        },
+        RuleReply::Video {
+            media_id,
+            title,
+            description,
+        } => Reply::Video {
+            media_id: fill(media_id),
+            title: fill_opt(title),
+            description: fill_opt(description),
+        },
+        RuleReply::Music {
+            title,
+            description,
+            music_url,
+            hq_music_url,
+            thumb_media_id,
+        } => Reply::Music {
+            title: fill_opt(title),
+            description: fill_opt(description),
+            music_url: fill_opt(music_url),
+            hq_music_url: fill_opt(hq_music_url),
+            thumb_media_id: fill(thumb_media_id),
+        },
+        RuleReply::News(articles) => Reply::News {
+            articles: articles
+                .iter()
+                .map(|a| Article {
+                    title: fill(&a.title),
+                    description: fill_opt(&a.description),
+                    url: fill_opt(&a.url),
+                    pic_url: fill_opt(&a.pic_url),
+                })
+                .collect(),
+        },
+        RuleReply::Transfer { kf_account } => Reply::Transfer {
+            kf_account: fill_opt(kf_account),
+        },
+        RuleReply::None => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Event;
+    use crate::ruleset::{compile, sources_from};
+
+    const RULES: &str = r#"
+[[rule]]
+id = "flow"
+match.exact = ["流量", "送流量"]
+reply.text = "flow"
+
+[[rule]]
+id = "flow-prefix"
+match.prefix = "流量"
+reply.text = "flow-prefix"
+
+[[rule]]
+id = "flow-contains"
+match.contains = "流量"
+reply.text = "flow-contains"
+
+[[rule]]
+id = "flow-regex"
+match.regex = '^流量(\d+)G$'
+reply.text = "${1}G"
+
+[[rule]]
+id = "vip-cs"
+match.exact = "VIP"
+case_sensitive = true
+reply.text = "vip-cs"
+
+[[rule]]
+id = "vip"
+match.exact = "vip"
+priority = -1
+reply.text = "vip"
+
+[[rule]]
+id = "human"
+priority = 10
+match.prefix = ["人工", "客服"]
+reply.transfer = { kf_account = "kf2001@gh_abc" }
+
+[[rule]]
+id = "help-long"
+match.prefix = "help me"
+reply.text = "help-long"
+
+[[rule]]
+id = "help-short"
+match.prefix = "help"
+reply.text = "help-short"
+
+[[rule]]
+id = "contains-a"
+match.contains = "abc"
+reply.text = "contains-a"
+
+[[rule]]
+id = "contains-b"
+match.contains = "abc"
+reply.text = "contains-b"
+
+[[rule]]
+id = "order"
+match.regex = '^订单\s*(?P<no>\d{6,})$'
+reply.text = "订单 ${no} 正在处理中 $$"
+
+[[rule]]
+id = "any-order"
+priority = -5
+match.regex = ['订单', '(?i)ORDER']
+reply.text = "any"
+
+[[rule]]
+id = "welcome"
+match.event = "subscribe"
+reply.text = "welcome"
+
+[[rule]]
+id = "welcome-qr"
+match.event = "subscribe"
+match.key = "qrscene_123"
+reply.text = "welcome-qr"
+
+[[rule]]
+id = "menu-about"
+match.event = "CLICK"
+match.key = "ABOUT_US"
+reply.news = [{ title = "关于我们", url = "https://example.com/about" }]
+
+[[rule]]
+id = "menu-other"
+match.event = "click"
+reply.none = true
+
+[[rule]]
+id = "image"
+match.msg_type = "image"
+reply.image = { media_id = "m1" }
+
+[[rule]]
+id = "off"
+enabled = false
+match.exact = "off"
+reply.text = "off"
+"#;
+
+    fn set() -> RuleSet {
+        let compiled = compile(&sources_from(&[("rules/a.toml", RULES)]));
+        let errors: Vec<_> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity() == crate::diag::Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        compiled.ruleset.expect("rule set")
+    }
+
+    fn text(content: &str) -> Message {
+        message(Body::Text {
+            content: content.into(),
+        })
+    }
+
+    fn message(body: Body) -> Message {
+        Message {
+            to_user: "gh_account".into(),
+            from_user: "follower".into(),
+            create_time: 1,
+            msg_id: Some("1".into()),
+            body,
+        }
+    }
+
+    /// (winning rule id or `transfer` / `success`, reply text or kf account or "").
+    fn check(set: &RuleSet, m: &Message) -> (String, String) {
+        let a = respond(set, m);
+        let id = match (&a.winner, &a.reply) {
+            (Some((r, _)), _) => r.id.clone(),
+            (None, Some(Reply::Transfer { .. })) => "transfer".into(),
+            (None, None) => "success".into(),
+            (None, Some(r)) => panic!("fall-through with {r:?}"),
+        };
+        let detail = match a.reply {
+            Some(Reply::Text { content }) => content.into_owned(),
+            Some(Reply::Transfer { kf_account }) => {
+                kf_account.map(Cow::into_owned).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        (id, detail)
+    }
+
+    #[test]
+    fn text_ranking_one_line_per_case() {
+        let set = set();
+        // (text sent, winner, reply)
+        let cases: &[(&str, &str, &str)] = &[
+            ("流量", "flow", "flow"),
+            ("  流量\n", "flow", "flow"),
+            ("送流量", "flow", "flow"),
+            ("流量包", "flow-prefix", "flow-prefix"),
+            ("流量10G", "flow-prefix", "flow-prefix"),
+            ("我要流量", "flow-contains", "flow-contains"),
+            ("VIP", "vip-cs", "vip-cs"),
+            ("ＶＩＰ", "vip-cs", "vip-cs"),
+            ("vip", "vip", "vip"),
+            ("Vip", "vip", "vip"),
+            ("人工", "human", "kf2001@gh_abc"),
+            ("人工服务 流量", "human", "kf2001@gh_abc"),
+            ("help me now", "help-long", "help-long"),
+            ("help", "help-short", "help-short"),
+            ("HELP!", "help-short", "help-short"),
+            ("xxabcxx", "contains-a", "contains-a"),
+            ("订单 1234567", "order", "订单 1234567 正在处理中 $"),
+            ("订单１２３４５６", "order", "订单 123456 正在处理中 $"),
+            ("订单 12", "any-order", "any"),
+            ("my order", "any-order", "any"),
+            ("off", "transfer", ""),
+            ("随便聊聊", "transfer", ""),
+            ("", "transfer", ""),
+        ];
+        for &(sent, winner, reply) in cases {
+            assert_eq!(
+                check(&set, &text(sent)),
+                (winner.to_owned(), reply.to_owned()),
+                "sent {sent:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn events_and_other_messages() {
+        let set = set();
+        let event = |e: Event| message(Body::Event(e));
+        let cases: Vec<(Message, &str)> = vec![
+            (
+                event(Event::Subscribe {
+                    key: None,
+                    ticket: None,
+                }),
+                "welcome",
+            ),
+            (
+                event(Event::Subscribe {
+                    key: Some("qrscene_123".into()),
+                    ticket: None,
+                }),
+                "welcome-qr",
+            ),
+            (
+                event(Event::Subscribe {
+                    key: Some("qrscene_999".into()),
+                    ticket: None,
+                }),
+                "welcome",
+            ),
+            (
+                event(Event::Click {
+                    key: "ABOUT_US".into(),
+                }),
+                "menu-about",
+            ),
+            (
+                event(Event::Click {
+                    key: "OTHER".into(),
+                }),
+                "menu-other",
+            ),
+            (event(Event::Unsubscribe), "success"),
+            (
+                event(Event::Other {
+                    name: "scancode_push".into(),
+                    key: Some("x".into()),
+                }),
+                "success",
+            ),
+            (
+                message(Body::Image {
+                    pic_url: String::new(),
+                    media_id: String::new(),
+                }),
+                "image",
+            ),
+            (
+                message(Body::Voice {
+                    media_id: String::new(),
+                    format: String::new(),
+                    recognition: Some("流量".into()),
+                }),
+                "transfer",
+            ),
+            (
+                message(Body::Other {
+                    msg_type: "miniprogrampage".into(),
+                }),
+                "transfer",
+            ),
+        ];
+        for (m, winner) in cases {
+            assert_eq!(check(&set, &m).0, winner, "{m:?}");
+        }
+        // reply.none answers `success` though a rule won.
+        let a = respond(&set, &event(Event::Click { key: "X".into() }));
+        assert_eq!(a.winner.map(|(r, _)| r.id.as_str()), Some("menu-other"));
+        assert_eq!(a.reply, None);
+    }
+
+    #[test]
+    fn candidates_are_ranked_best_first() {
+        let set = set();
+        let ranked: Vec<(&str, MatchKind)> = candidates(&set, &text("流量"))
+            .iter()
+            .map(|c| (set.rule(c.rule).id.as_str(), c.kind))
+            .collect();
+        assert_eq!(
+            ranked,
+            vec![
+                ("flow", MatchKind::Exact),
+                ("flow-prefix", MatchKind::Prefix),
+                ("flow-contains", MatchKind::Contains)
+            ]
+        );
+    }
+
+    #[test]
+    fn earlier_file_wins_a_full_tie() {
+        let rule = |id: &str| {
+            format!("[[rule]]\nid = \"{id}\"\nmatch.prefix = \"hi\"\nreply.text = \"{id}\"\n")
+        };
+        let (a, b) = (rule("in-a"), rule("in-b"));
+        let compiled = compile(&sources_from(&[
+            ("rules/a.toml", a.as_str()),
+            ("rules/b.toml", b.as_str()),
+        ]));
+        let set = compiled.ruleset.unwrap();
+        assert_eq!(check(&set, &text("hi there")).0, "in-a");
+    }
+}

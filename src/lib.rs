@@ -1,0 +1,27 @@
+//! replyd: the server behind a WeChat Official Account.
+//!
+//! WeChat posts every follower message and event to one URL; replyd answers from keyword rules
+//! kept in TOML files and hands whatever it cannot answer to human customer service.
+//!
+//! # Layout
+//!
+//! In reading order (see ARCHITECTURE.md for how a message flows through them):
+//!
+//! - [`protocol`]: WeChat's XML and signatures, pure.
+//! - [`diag`]: diagnostics about rule files, with their stable codes.
+//! - [`ruleset`]: rule files → a checked, compiled, immutable [`ruleset::RuleSet`].
+//! - [`engine`]: which rule answers a message, and with what reply. No IO.
+//! - [`load`]: the one loader every caller uses: read the directory, compile, run `[[test]]`s.
+//! - [`config`]: `replyd.toml`, environment and flags, resolved.
+//! - [`server`]: the HTTP front: signature, body limits, status codes.
+//! - [`cli`] and [`commands`]: the command line; only here is anything printed.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod engine;
+pub mod load;
+pub mod protocol;
+pub mod ruleset;
+pub mod server;

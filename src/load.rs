@@ -1,0 +1,424 @@
+//! The one loader: read the rules directory, compile it, run its `[[test]]`s.
+//!
+//! `serve` at start-up, the reload, `lint` and `try` all call [`load`] (or [`load_paths`]), so
+//! "`lint` is clean" means exactly "`serve` accepts these files". A set with any error, a failing
+//! `[[test]]` included, comes back without a rule set: the caller refuses it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
+use crate::engine;
+use crate::protocol::{Body, Event, Message, Reply};
+use crate::ruleset::{Expect, RuleSet, RuleTest, TestInput, compile};
+
+/// What a load produced: the files read, the rule set when it is usable, every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The text of every rule file read, for rendering diagnostics.
+    pub sources: Sources,
+    /// The rule set; `None` when any diagnostic is an error.
+    pub ruleset: Option<RuleSet>,
+    /// Every problem, errors and warnings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A load that could not even start: the path given does not exist or cannot be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Loads the rules directory (recursively, every `*.toml` in path order).
+///
+/// # Errors
+///
+/// When `root` does not exist or cannot be read at all. Problems with single files are
+/// diagnostics, not errors.
+pub fn load(root: &Path) -> Result<Loaded, LoadError> {
+    load_paths(&[root.to_owned()])
+}
+
+/// Loads rule files from directories (recursively) and single files, in the order given.
+///
+/// # Errors
+///
+/// When a path does not exist or cannot be read at all.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let (sources, mut diagnostics) = read_paths(paths)?;
+    let compiled = compile(&sources);
+    diagnostics.extend(compiled.diagnostics);
+    let mut ruleset = compiled.ruleset;
+    if let Some(set) = &ruleset {
+        for test in set.tests() {
+            if let Err(d) = run_test(set, test) {
+                diagnostics.push(*d);
+            }
+        }
+    }
+    if has_errors(&diagnostics) {
+        ruleset = None;
+    }
+    Ok(Loaded {
+        sources,
+        ruleset,
+        diagnostics,
+    })
+}
+
+/// Reads the rule files under `paths`: directories recursively (following symlinks, skipping
+/// hidden entries such as `.git` and editor files), `*.toml` only, each directory in path order.
+fn read_paths(paths: &[PathBuf]) -> Result<(Sources, Vec<Diagnostic>), LoadError> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut diagnostics = Vec::new();
+    for root in paths {
+        let meta = std::fs::metadata(root).map_err(|source| LoadError::Unreadable {
+            path: root.clone(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            files.push(root.clone());
+            continue;
+        }
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        let before = files.len();
+        for entry in walker {
+            match entry {
+                Ok(e)
+                    if e.file_type().is_file()
+                        && e.path().extension().is_some_and(|x| x == "toml") =>
+                {
+                    files.push(e.into_path());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let path = e.path().map_or_else(|| root.clone(), Path::to_owned);
+                    if e.depth() == 0 {
+                        return Err(LoadError::Unreadable {
+                            path,
+                            source: e
+                                .into_io_error()
+                                .unwrap_or_else(|| io::Error::other("unreadable")),
+                        });
+                    }
+                    diagnostics.push(
+                        Diagnostic::global(Code::Unreadable, format!("cannot read {}: {e}", path.display()))
+                            .with_help("fix the permissions or remove the entry (a symlink loop, a dangling link)"),
+                    );
+                }
+            }
+        }
+        if files.len() == before {
+            diagnostics.push(
+                Diagnostic::global(
+                    Code::NoRuleFiles,
+                    format!("{} holds no *.toml rule files", root.display()),
+                )
+                .with_help(
+                    "check the rules path; with no rules every message goes to customer service",
+                ),
+            );
+        }
+    }
+    let mut sources = Sources::new();
+    for path in files {
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    sources.add(SourceFile::new(path, text));
+                }
+                Err(e) => diagnostics.push(
+                    Diagnostic::global(
+                        Code::NotUtf8,
+                        format!(
+                            "{} is not UTF-8 (invalid byte at offset {})",
+                            path.display(),
+                            e.utf8_error().valid_up_to()
+                        ),
+                    )
+                    .with_help("save the file as UTF-8"),
+                ),
+            },
+            Err(e) => diagnostics.push(
+                Diagnostic::global(
+                    Code::Unreadable,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+                .with_help("fix the file's permissions"),
+            ),
+        }
+    }
+    Ok((sources, diagnostics))
+}
+
+/// Runs one `[[test]]` through the engine, exactly as `serve` would answer it.
+fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
+    let message = test_message(&test.input);
+    let answer = engine::respond(set, &message);
+    let actual = match (&answer.winner, &answer.reply) {
+        (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
+        (None, Some(_)) => "the fall-through to customer service (transfer)".to_owned(),
+        (None, None) => "nothing (success)".to_owned(),
+    };
+    let passed = match (&test.expect, &answer.winner, &answer.reply) {
+        (Expect::Rule(id), Some((rule, _)), _) => &rule.id == id,
+        (Expect::Transfer, None, Some(Reply::Transfer { .. })) => true,
+        (Expect::Nothing, None, None) => true,
+        _ => false,
+    };
+    let describe_input = match &test.input {
+        TestInput::Text(t) => format!("the text {t:?}"),
+        TestInput::Event { name, key: Some(k) } => format!("the event {name} with key {k:?}"),
+        TestInput::Event { name, key: None } => format!("the event {name}"),
+        TestInput::MsgType(t) => format!("a message of type {t}"),
+    };
+    let expected = match &test.expect {
+        Expect::Rule(id) => format!("rule `{id}`"),
+        Expect::Transfer => "the fall-through to customer service (transfer)".to_owned(),
+        Expect::Nothing => "nothing (success)".to_owned(),
+    };
+    let location = &test.origin.location;
+    if !passed {
+        let ranking: Vec<String> = engine::candidates(set, &message)
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let r = set.rule(c.rule);
+                let item = r
+                    .matcher
+                    .item_text(c.item)
+                    .map(|t| format!(" {t:?}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}. `{}` (priority {}, {}{item})",
+                    i + 1,
+                    r.id,
+                    r.priority,
+                    c.kind.as_str()
+                )
+            })
+            .collect();
+        let help = if ranking.is_empty() {
+            "no rule matches it; check the keywords, or expect \"transfer\" / \"none\"".to_owned()
+        } else {
+            format!("the ranking was: {}", ranking.join(", "))
+        };
+        let mut d = Diagnostic::new(
+            crate::diag::Code::TestFailed,
+            location.file,
+            test.expect_span.clone(),
+            format!("test failed: {describe_input} should be answered by {expected}, but {actual} answered it"),
+        )
+        .with_help(help);
+        if let Some((rule, _)) = &answer.winner {
+            d = d.with_related(
+                rule.origin.location.file,
+                rule.origin.location.span.clone(),
+                format!("rule `{}`", rule.id),
+            );
+        }
+        return Err(Box::new(d));
+    }
+    if let Some(needle) = &test.reply_contains {
+        let text = answer.reply.as_ref().map(reply_text).unwrap_or_default();
+        if !text.contains(needle.as_str()) {
+            return Err(Box::new(
+                Diagnostic::new(
+                    crate::diag::Code::TestFailed,
+                    location.file,
+                    location.span.clone(),
+                    format!("test failed: the reply to {describe_input} does not contain {needle:?}; it is {text:?}"),
+                )
+                .with_help("fix the reply text, or the test's reply_contains"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The message a `[[test]]` describes.
+pub fn test_message(input: &TestInput) -> Message {
+    let body = match input {
+        TestInput::Text(t) => Body::Text { content: t.clone() },
+        TestInput::Event { name, key } => Body::Event(Event::new(name, key.as_deref())),
+        TestInput::MsgType(t) => Body::of_type(t),
+    };
+    Message {
+        to_user: "gh_test".to_owned(),
+        from_user: "test-follower".to_owned(),
+        create_time: 0,
+        msg_id: None,
+        body,
+    }
+}
+
+/// Every string a reply carries, one per line: what `reply_contains` searches.
+pub fn reply_text(reply: &Reply<'_>) -> String {
+    let parts: Vec<&str> = match reply {
+        Reply::Text { content } => vec![content],
+        Reply::Image { media_id } | Reply::Voice { media_id } => vec![media_id],
+        Reply::Video {
+            media_id,
+            title,
+            description,
+        } => [Some(media_id), title.as_ref(), description.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_ref())
+            .collect(),
+        Reply::Music {
+            title,
+            description,
+            music_url,
+            hq_music_url,
+            thumb_media_id,
+        } => [
+            title.as_ref(),
+            description.as_ref(),
+            music_url.as_ref(),
+            hq_music_url.as_ref(),
+            Some(thumb_media_id),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|c| c.as_ref())
+        .collect(),
+        Reply::News { articles } => articles
+            .iter()
+            .flat_map(|a| {
+                [
+                    Some(&a.title),
+                    a.description.as_ref(),
+                    a.url.as_ref(),
+                    a.pic_url.as_ref(),
+                ]
+            })
+            .flatten()
+            .map(|c| c.as_ref())
+            .collect(),
+        Reply::Transfer { kf_account } => kf_account.iter().map(|c| c.as_ref()).collect(),
+    };
+    parts.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    const GOOD: &str = "[[rule]]\nid = \"a\"\nmatch.exact = \"hi\"\nreply.text = \"hello\"\n";
+
+    #[test]
+    fn reads_recursively_in_path_order_and_skips_hidden_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "b.toml",
+            &GOOD.replace("\"a\"", "\"b\"").replace("hi", "b"),
+        );
+        write(
+            dir.path(),
+            "a/z.toml",
+            &GOOD.replace("\"a\"", "\"az\"").replace("hi", "az"),
+        );
+        write(dir.path(), "a.toml", GOOD);
+        write(dir.path(), ".git/config.toml", "not toml at all [");
+        write(dir.path(), ".#a.toml", "not toml at all [");
+        write(dir.path(), "README.md", "not a rule file");
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let set = loaded.ruleset.unwrap();
+        let ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
+        // Path order compares component by component: `a/z.toml` comes before `a.toml`.
+        assert_eq!(ids, ["az", "a", "b"]);
+    }
+
+    #[test]
+    fn every_error_is_reported_and_no_set_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.toml", GOOD);
+        write(
+            dir.path(),
+            "b.toml",
+            "[[rule]]\nid = \"b\"\nmatch.exact = \"x\"\nreplay.text = \"y\"\n",
+        );
+        write(dir.path(), "c.toml", "[[rule\n");
+        write(
+            dir.path(),
+            "d.toml",
+            "[[rule]]\nid = \"a\"\nmatch.regex = '(unclosed'\nreply.text = \"z\"\n",
+        );
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.ruleset.is_none());
+        let short: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.short(&loaded.sources))
+            .collect();
+        let has = |needle: &str| short.iter().any(|s| s.contains(needle));
+        assert!(
+            has("b.toml:4:1: error[invalid-key]: unknown field `replay`"),
+            "{short:#?}"
+        );
+        assert!(has("c.toml:1:"), "{short:#?}");
+        assert!(has("d.toml:2:6: error[duplicate-id]"), "{short:#?}");
+        assert!(has("d.toml:3:15: error[invalid-regex]"), "{short:#?}");
+    }
+
+    #[test]
+    fn tests_run_and_a_failing_test_refuses_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = format!(
+            "{GOOD}\n[[test]]\nsend = \"HI\"\nexpect = \"a\"\nreply_contains = \"hell\"\n\
+             [[test]]\nsend = \"bye\"\nexpect = \"transfer\"\n[[test]]\nevent = \"subscribe\"\nexpect = \"none\"\n"
+        );
+        write(dir.path(), "a.toml", &rules);
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert!(loaded.ruleset.is_some());
+
+        write(
+            dir.path(),
+            "a.toml",
+            &format!("{GOOD}\n[[test]]\nsend = \"bye\"\nexpect = \"a\"\n"),
+        );
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.ruleset.is_none());
+        let short: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.short(&loaded.sources))
+            .collect();
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(
+            short[0].contains("a.toml:8:10: error[test-failed]"),
+            "{short:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error_and_an_empty_one_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(load(&dir.path().join("nope")).is_err());
+        let loaded = load(dir.path()).unwrap();
+        assert!(loaded.ruleset.is_some());
+        assert_eq!(loaded.diagnostics[0].code, Code::NoRuleFiles);
+    }
+}

@@ -1,0 +1,751 @@
+//! Incoming messages: WeChat's XML body → a typed [`Message`].
+//!
+//! The XML is read with quick-xml's serde support into a flat [`Wire`] struct whose fields are
+//! all optional strings (WeChat wraps some numbers in CDATA and some not, so every value is read
+//! as text and converted here). Elements replyd does not know are skipped; an unknown `MsgType`
+//! or `Event` is kept with its raw name ([`Body::Other`], [`Event::Other`]) and never rejected.
+//!
+//! Before serde sees the body, [`parse`] checks the prologue itself: a DOCTYPE (the door to
+//! entity expansion and XXE) is refused, and the root element must be `<xml>`.
+
+use quick_xml::events::Event as XmlEvent;
+use serde::Deserialize;
+
+/// Why a body is not a message replyd can answer. Each is a 400 for the HTTP client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The body is not UTF-8.
+    #[error("the body is not UTF-8")]
+    NotUtf8,
+    /// The body is not well-formed XML (or is truncated).
+    #[error("the body is not well-formed XML: {0}")]
+    Xml(String),
+    /// The body declares a DOCTYPE; WeChat never sends one and replyd does not read DTDs.
+    #[error("a DOCTYPE declaration is not allowed")]
+    Doctype,
+    /// The body has no root element.
+    #[error("the body has no XML element")]
+    NoRoot,
+    /// The root element is not `<xml>`.
+    #[error("the root element is <{0}>, not <xml>")]
+    WrongRoot(String),
+    /// A field every message carries is missing or empty.
+    #[error("the message has no <{0}>")]
+    Missing(&'static str),
+    /// A numeric field does not hold a number.
+    #[error("<{field}> is not a number: {value:?}")]
+    NotANumber {
+        /// The element's name.
+        field: &'static str,
+        /// What it held (cut to 40 characters).
+        value: String,
+    },
+}
+
+/// A message or event from a follower, as WeChat posts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// `ToUserName`: the account's original id (`gh_…`). A reply's `FromUserName`.
+    pub to_user: String,
+    /// `FromUserName`: the follower's OpenID. A reply's `ToUserName`.
+    pub from_user: String,
+    /// `CreateTime`, seconds since the epoch.
+    pub create_time: u64,
+    /// `MsgId`; user messages have one, most events do not. Kept as text: it is an opaque id.
+    pub msg_id: Option<String>,
+    /// What was sent.
+    pub body: Body,
+}
+
+/// The type-specific part of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// `text`.
+    Text {
+        /// `Content`, exactly as sent.
+        content: String,
+    },
+    /// `image`.
+    Image {
+        /// `PicUrl`.
+        pic_url: String,
+        /// `MediaId`.
+        media_id: String,
+    },
+    /// `voice`.
+    Voice {
+        /// `MediaId`.
+        media_id: String,
+        /// `Format` (amr, speex, …).
+        format: String,
+        /// `Recognition`, when speech recognition is on for the account.
+        recognition: Option<String>,
+    },
+    /// `video`.
+    Video {
+        /// `MediaId`.
+        media_id: String,
+        /// `ThumbMediaId`.
+        thumb_media_id: String,
+    },
+    /// `shortvideo`.
+    ShortVideo {
+        /// `MediaId`.
+        media_id: String,
+        /// `ThumbMediaId`.
+        thumb_media_id: String,
+    },
+    /// `location`.
+    Location {
+        /// `Location_X` (latitude).
+        latitude: f64,
+        /// `Location_Y` (longitude).
+        longitude: f64,
+        /// `Scale`, the map zoom.
+        scale: f64,
+        /// `Label`, the place's name.
+        label: String,
+    },
+    /// `link`.
+    Link {
+        /// `Title`.
+        title: String,
+        /// `Description`.
+        description: String,
+        /// `Url`.
+        url: String,
+    },
+    /// `event`.
+    Event(Event),
+    /// A `MsgType` replyd does not know, kept by name.
+    Other {
+        /// The raw `MsgType`.
+        msg_type: String,
+    },
+}
+
+/// An event (`MsgType` `event`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `subscribe`; with a key `qrscene_…` and a ticket when the follow came from a QR code.
+    Subscribe {
+        /// `EventKey`.
+        key: Option<String>,
+        /// `Ticket`.
+        ticket: Option<String>,
+    },
+    /// `unsubscribe`.
+    Unsubscribe,
+    /// `SCAN`: a follower scanned a parametric QR code.
+    Scan {
+        /// `EventKey`: the scene value.
+        key: String,
+        /// `Ticket`.
+        ticket: Option<String>,
+    },
+    /// `LOCATION`: the follower's position, reported on entering the chat.
+    Location {
+        /// `Latitude`.
+        latitude: f64,
+        /// `Longitude`.
+        longitude: f64,
+        /// `Precision`.
+        precision: f64,
+    },
+    /// `CLICK`: a menu button.
+    Click {
+        /// `EventKey`: the button's key.
+        key: String,
+    },
+    /// `VIEW`: a menu link.
+    View {
+        /// `EventKey`: the URL.
+        key: String,
+        /// `MenuId`.
+        menu_id: Option<String>,
+    },
+    /// Any other event, kept by name with its key if it has one.
+    Other {
+        /// The raw `Event`.
+        name: String,
+        /// `EventKey`.
+        key: Option<String>,
+    },
+}
+
+impl Message {
+    /// The `MsgType` as WeChat names it: `text`, `image`, …, `event`, or the unknown raw name.
+    pub fn msg_type(&self) -> &str {
+        match &self.body {
+            Body::Text { .. } => "text",
+            Body::Image { .. } => "image",
+            Body::Voice { .. } => "voice",
+            Body::Video { .. } => "video",
+            Body::ShortVideo { .. } => "shortvideo",
+            Body::Location { .. } => "location",
+            Body::Link { .. } => "link",
+            Body::Event(_) => "event",
+            Body::Other { msg_type } => msg_type,
+        }
+    }
+
+    /// The event, if this is one.
+    pub fn event(&self) -> Option<&Event> {
+        match &self.body {
+            Body::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl Body {
+    /// A message of the given type with empty fields, for dry runs (`try`, `[[test]]`):
+    /// `text` gives an empty text, `event` is not a type here (build an [`Event`]).
+    pub fn of_type(msg_type: &str) -> Body {
+        let s = String::new;
+        match msg_type {
+            "text" => Body::Text { content: s() },
+            "image" => Body::Image {
+                pic_url: s(),
+                media_id: s(),
+            },
+            "voice" => Body::Voice {
+                media_id: s(),
+                format: s(),
+                recognition: None,
+            },
+            "video" => Body::Video {
+                media_id: s(),
+                thumb_media_id: s(),
+            },
+            "shortvideo" => Body::ShortVideo {
+                media_id: s(),
+                thumb_media_id: s(),
+            },
+            "location" => Body::Location {
+                latitude: 0.0,
+                longitude: 0.0,
+                scale: 0.0,
+                label: s(),
+            },
+            "link" => Body::Link {
+                title: s(),
+                description: s(),
+                url: s(),
+            },
+            other => Body::Other {
+                msg_type: other.to_owned(),
+            },
+        }
+    }
+}
+
+impl Event {
+    /// An event by name and key, as if WeChat had sent it with no other fields: for dry runs.
+    pub fn new(name: &str, key: Option<&str>) -> Event {
+        event_of(
+            name.to_owned(),
+            key.map(str::to_owned),
+            None,
+            None,
+            [0.0; 3],
+        )
+    }
+
+    /// The event's name as WeChat sends it (`subscribe`, `SCAN`, `CLICK`, …).
+    pub fn name(&self) -> &str {
+        match self {
+            Event::Subscribe { .. } => "subscribe",
+            Event::Unsubscribe => "unsubscribe",
+            Event::Scan { .. } => "SCAN",
+            Event::Location { .. } => "LOCATION",
+            Event::Click { .. } => "CLICK",
+            Event::View { .. } => "VIEW",
+            Event::Other { name, .. } => name,
+        }
+    }
+
+    /// The `EventKey`, if the event has one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Event::Subscribe { key, .. } | Event::Other { key, .. } => key.as_deref(),
+            Event::Scan { key, .. } | Event::Click { key } | Event::View { key, .. } => Some(key),
+            Event::Unsubscribe | Event::Location { .. } => None,
+        }
+    }
+}
+
+/// The XML as serde sees it: every element replyd reads, as optional text.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Wire {
+    to_user_name: Option<String>,
+    from_user_name: Option<String>,
+    create_time: Option<String>,
+    msg_type: Option<String>,
+    msg_id: Option<String>,
+    content: Option<String>,
+    pic_url: Option<String>,
+    media_id: Option<String>,
+    format: Option<String>,
+    recognition: Option<String>,
+    thumb_media_id: Option<String>,
+    #[serde(rename = "Location_X")]
+    location_x: Option<String>,
+    #[serde(rename = "Location_Y")]
+    location_y: Option<String>,
+    scale: Option<String>,
+    label: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    url: Option<String>,
+    event: Option<String>,
+    event_key: Option<String>,
+    ticket: Option<String>,
+    latitude: Option<String>,
+    longitude: Option<String>,
+    precision: Option<String>,
+    menu_id: Option<String>,
+}
+
+/// Parses a WeChat message body.
+///
+/// # Errors
+///
+/// A [`ParseError`] saying what is wrong: not UTF-8, not XML, a DOCTYPE, a wrong root element,
+/// a missing `ToUserName`, `FromUserName`, `CreateTime` or `MsgType`, or a number that is not one.
+pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    check_prologue(text)?;
+    let wire: Wire = quick_xml::de::from_str(text).map_err(|e| ParseError::Xml(e.to_string()))?;
+    Message::from_wire(wire)
+}
+
+/// Looks at everything before the root element: refuses a DOCTYPE, requires `<xml>`.
+fn check_prologue(text: &str) -> Result<(), ParseError> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event() {
+            Ok(XmlEvent::Start(e)) | Ok(XmlEvent::Empty(e)) => {
+                let name = e.name();
+                let name = name.into_inner();
+                return if name == "xml" {
+                    Ok(())
+                } else {
+                    Err(ParseError::WrongRoot(truncate(name)))
+                };
+            }
+            Ok(XmlEvent::DocType(_)) => return Err(ParseError::Doctype),
+            Ok(XmlEvent::Eof) => return Err(ParseError::NoRoot),
+            Ok(_) => {}
+            Err(e) => return Err(ParseError::Xml(e.to_string())),
+        }
+    }
+}
+
+impl Message {
+    fn from_wire(w: Wire) -> Result<Message, ParseError> {
+        let to_user = required(w.to_user_name, "ToUserName")?;
+        let from_user = required(w.from_user_name, "FromUserName")?;
+        let create_time = number::<u64>(required(w.create_time, "CreateTime")?, "CreateTime")?;
+        let msg_type = required(w.msg_type, "MsgType")?;
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let body = match msg_type.as_str() {
+            "text" => Body::Text {
+                content: text(w.content),
+            },
+            "image" => Body::Image {
+                pic_url: text(w.pic_url),
+                media_id: text(w.media_id),
+            },
+            "voice" => Body::Voice {
+                media_id: text(w.media_id),
+                format: text(w.format),
+                recognition: w.recognition,
+            },
+            "video" => Body::Video {
+                media_id: text(w.media_id),
+                thumb_media_id: text(w.thumb_media_id),
+            },
+            "shortvideo" => Body::ShortVideo {
+                media_id: text(w.media_id),
+                thumb_media_id: text(w.thumb_media_id),
+            },
+            "location" => Body::Location {
+                latitude: optional_number(w.location_x, "Location_X")?,
+                longitude: optional_number(w.location_y, "Location_Y")?,
+                scale: optional_number(w.scale, "Scale")?,
+                label: text(w.label),
+            },
+            "link" => Body::Link {
+                title: text(w.title),
+                description: text(w.description),
+                url: text(w.url),
+            },
+            "event" => {
+                let name = required(w.event, "Event")?;
+                // Only a LOCATION event's numbers are read: a stray field elsewhere is ignored.
+                let location = if name.eq_ignore_ascii_case("LOCATION") {
+                    [
+                        optional_number(w.latitude, "Latitude")?,
+                        optional_number(w.longitude, "Longitude")?,
+                        optional_number(w.precision, "Precision")?,
+                    ]
+                } else {
+                    [0.0; 3]
+                };
+                Body::Event(event_of(name, w.event_key, w.ticket, w.menu_id, location))
+            }
+            _ => Body::Other { msg_type },
+        };
+        Ok(Message {
+            to_user,
+            from_user,
+            create_time,
+            msg_id: w.msg_id,
+            body,
+        })
+    }
+}
+
+/// Maps an event name (any ASCII case) and its fields to an [`Event`].
+fn event_of(
+    name: String,
+    key: Option<String>,
+    ticket: Option<String>,
+    menu_id: Option<String>,
+    [latitude, longitude, precision]: [f64; 3],
+) -> Event {
+    // WeChat's names are case-sensitive as sent; matching them regardless of case costs nothing
+    // and no two events differ only by case.
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    if is("subscribe") {
+        Event::Subscribe {
+            key: key.filter(|k| !k.is_empty()),
+            ticket,
+        }
+    } else if is("unsubscribe") {
+        Event::Unsubscribe
+    } else if is("SCAN") {
+        Event::Scan {
+            key: key.unwrap_or_default(),
+            ticket,
+        }
+    } else if is("LOCATION") {
+        Event::Location {
+            latitude,
+            longitude,
+            precision,
+        }
+    } else if is("CLICK") {
+        Event::Click {
+            key: key.unwrap_or_default(),
+        }
+    } else if is("VIEW") {
+        Event::View {
+            key: key.unwrap_or_default(),
+            menu_id,
+        }
+    } else {
+        Event::Other { name, key }
+    }
+}
+
+fn required(value: Option<String>, field: &'static str) -> Result<String, ParseError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ParseError::Missing(field)),
+    }
+}
+
+fn number<T: std::str::FromStr>(value: String, field: &'static str) -> Result<T, ParseError> {
+    value.trim().parse().map_err(|_| ParseError::NotANumber {
+        field,
+        value: truncate(&value),
+    })
+}
+
+fn optional_number(value: Option<String>, field: &'static str) -> Result<f64, ParseError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => {
+            let n: f64 = number(v.clone(), field)?;
+            if n.is_finite() {
+                Ok(n)
+            } else {
+                Err(ParseError::NotANumber {
+                    field,
+                    value: truncate(&v),
+                })
+            }
+        }
+        _ => Ok(0.0),
+    }
+}
+
+/// Cuts user input quoted in an error to a readable length.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Message {
+        let path = format!(
+            "{}/tests/fixtures/messages/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        parse(&body).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn text() {
+        let m = sample("text.xml");
+        assert_eq!(m.to_user, "toUser");
+        assert_eq!(m.from_user, "fromUser");
+        assert_eq!(m.create_time, 1348831860);
+        assert_eq!(m.msg_id.as_deref(), Some("1234567890123456"));
+        assert_eq!(m.msg_type(), "text");
+        assert_eq!(
+            m.body,
+            Body::Text {
+                content: "this is a test".into()
+            }
+        );
+    }
+
+    #[test]
+    fn image() {
+        assert_eq!(
+            sample("image.xml").body,
+            Body::Image {
+                pic_url: "this is a url".into(),
+                media_id: "media_id".into()
+            }
+        );
+    }
+
+    #[test]
+    fn voice_with_recognition() {
+        assert_eq!(
+            sample("voice.xml").body,
+            Body::Voice {
+                media_id: "media_id".into(),
+                format: "Format".into(),
+                recognition: Some("腾讯微信团队".into())
+            }
+        );
+    }
+
+    #[test]
+    fn video_and_shortvideo() {
+        let expected = |v: bool| {
+            let (media_id, thumb_media_id) = ("media_id".to_owned(), "thumb_media_id".to_owned());
+            if v {
+                Body::Video {
+                    media_id,
+                    thumb_media_id,
+                }
+            } else {
+                Body::ShortVideo {
+                    media_id,
+                    thumb_media_id,
+                }
+            }
+        };
+        assert_eq!(sample("video.xml").body, expected(true));
+        assert_eq!(sample("shortvideo.xml").body, expected(false));
+    }
+
+    #[test]
+    fn location() {
+        assert_eq!(
+            sample("location.xml").body,
+            Body::Location {
+                latitude: 23.134521,
+                longitude: 113.358803,
+                scale: 20.0,
+                label: "位置信息".into()
+            }
+        );
+    }
+
+    #[test]
+    fn link() {
+        assert_eq!(
+            sample("link.xml").body,
+            Body::Link {
+                title: "公众平台官网链接".into(),
+                description: "公众平台官网链接".into(),
+                url: "url".into()
+            }
+        );
+    }
+
+    #[test]
+    fn events() {
+        let cases: &[(&str, Event)] = &[
+            (
+                "event_subscribe.xml",
+                Event::Subscribe {
+                    key: None,
+                    ticket: None,
+                },
+            ),
+            (
+                "event_subscribe_qrscene.xml",
+                Event::Subscribe {
+                    key: Some("qrscene_123123".into()),
+                    ticket: Some("TICKET".into()),
+                },
+            ),
+            (
+                "event_scan.xml",
+                Event::Scan {
+                    key: "SCENE_VALUE".into(),
+                    ticket: Some("TICKET".into()),
+                },
+            ),
+            (
+                "event_location.xml",
+                Event::Location {
+                    latitude: 23.137466,
+                    longitude: 113.352425,
+                    precision: 119.38504,
+                },
+            ),
+            (
+                "event_click.xml",
+                Event::Click {
+                    key: "EVENTKEY".into(),
+                },
+            ),
+            (
+                "event_view.xml",
+                Event::View {
+                    key: "www.qq.com".into(),
+                    menu_id: Some("MENUID".into()),
+                },
+            ),
+        ];
+        for (file, expected) in cases {
+            let m = sample(file);
+            assert_eq!(m.msg_type(), "event", "{file}");
+            assert_eq!(m.event(), Some(expected), "{file}");
+            assert_eq!(m.msg_id, None, "{file}");
+        }
+    }
+
+    #[test]
+    fn compatible_mode_body_reads_its_plaintext_fields() {
+        let m = sample("encrypted_compat_mode.xml");
+        assert_eq!(m.to_user, "gh_10f6c3c3ac5a");
+        assert_eq!(m.msg_id.as_deref(), Some("6054768590064713728"));
+        assert_eq!(
+            m.body,
+            Body::Text {
+                content: "abcdteT".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unsubscribe_and_unknown_names_are_carried_along() {
+        let xml = |msg_type: &str, extra: &str| {
+            format!(
+                "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+                 <CreateTime>1</CreateTime><MsgType>{msg_type}</MsgType>{extra}</xml>"
+            )
+        };
+        let m = parse(xml("event", "<Event>unsubscribe</Event>").as_bytes()).unwrap();
+        assert_eq!(m.event(), Some(&Event::Unsubscribe));
+        let m = parse(
+            xml(
+                "event",
+                "<Event>scancode_push</Event><EventKey>6</EventKey>\
+                 <ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>1</ScanResult></ScanCodeInfo>",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            m.event(),
+            Some(&Event::Other {
+                name: "scancode_push".into(),
+                key: Some("6".into())
+            })
+        );
+        let m = parse(xml("miniprogrampage", "<AppId>wx1</AppId>").as_bytes()).unwrap();
+        assert_eq!(m.msg_type(), "miniprogrampage");
+    }
+
+    #[test]
+    fn text_keeps_markup_characters_and_whitespace_inside_cdata() {
+        let body = "<xml><ToUserName><![CDATA[a]]></ToUserName><FromUserName><![CDATA[b]]></FromUserName>\
+            <CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+            <Content><![CDATA[ <a> & b ]]></Content></xml>";
+        assert_eq!(
+            parse(body.as_bytes()).unwrap().body,
+            Body::Text {
+                content: " <a> & b ".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let ok = "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+                  <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>";
+        assert!(parse(ok.as_bytes()).is_ok());
+        let cases: &[(&[u8], ParseError)] = &[
+            (b"", ParseError::NoRoot),
+            (b"hello", ParseError::NoRoot),
+            (b"\xff\xfe<xml/>", ParseError::NotUtf8),
+            (
+                b"<!DOCTYPE xml [<!ENTITY a \"b\">]><xml></xml>",
+                ParseError::Doctype,
+            ),
+            (b"<html></html>", ParseError::WrongRoot("html".into())),
+            (b"<xml></xml>", ParseError::Missing("ToUserName")),
+            (
+                b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime></xml>",
+                ParseError::Missing("MsgType"),
+            ),
+            (
+                b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType></xml>",
+                ParseError::NotANumber {
+                    field: "CreateTime",
+                    value: "soon".into(),
+                },
+            ),
+            (
+                b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType></xml>",
+                ParseError::Missing("Event"),
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(
+                parse(body).as_ref().err(),
+                Some(expected),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Truncated and mismatched documents are XML errors.
+        for body in [
+            &ok[..ok.len() - 10],
+            "<xml><ToUserName>a</FromUserName></xml>",
+        ] {
+            assert!(
+                matches!(parse(body.as_bytes()), Err(ParseError::Xml(_))),
+                "{body}"
+            );
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The WeChat wire format, and nothing else: XML bodies ↔ typed messages and replies, and the
+//! request signature.
+//!
+//! Pure functions over bytes and strings. This module does no IO, knows nothing of HTTP, and
+//! nothing of rules: the engine decides *what* to answer, this module only says it in WeChat's
+//! words.
+
+pub mod message;
+pub mod reply;
+pub mod signature;
+
+pub use message::{Body, Event, Message, ParseError};
+pub use reply::{Article, Reply};

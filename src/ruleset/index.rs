@@ -1,0 +1,306 @@
+//! The lookup structures the engine queries, built once per rule set.
+//!
+//! Each literal matcher has two halves: one for case-sensitive rules, keyed by the normalised
+//! keyword and searched with the normalised text, and one for the others, keyed by the folded
+//! keyword and searched with the folded text. What a lookup costs depends on the message, never
+//! on the number of rules:
+//!
+//! - `exact`: one hash lookup per half.
+//! - `prefix`: one hash lookup per distinct keyword length that fits the text (a hashed trie
+//!   walk: the text's first N bytes for each N a prefix keyword has).
+//! - `contains`: one pass of an Aho-Corasick automaton over the text.
+//! - `regex`: one pass of a `RegexSet`; the engine then runs only the regexes that matched.
+//! - events and message types: hash lookups.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use aho_corasick::AhoCorasick;
+use regex::RegexSet;
+
+use super::normalize::{fold, normalize};
+use super::{Matcher, Rule};
+
+/// A rule's keyword or pattern that matched: which rule, which of its items, and how long the
+/// matched literal is (in characters; 0 for regexes until the engine measures the match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Index of the rule in the set.
+    pub rule: u32,
+    /// Index of the keyword or pattern within the rule.
+    pub item: u32,
+    /// Characters of the matched literal.
+    pub chars: u32,
+}
+
+/// A message's text in the two forms the matchers compare.
+#[derive(Debug)]
+pub struct Texts<'a> {
+    /// NFKC and trimmed, case kept: for case-sensitive rules and regexes.
+    pub normalized: Cow<'a, str>,
+    /// `normalized`, folded: for case-insensitive rules.
+    pub folded: String,
+}
+
+impl<'a> Texts<'a> {
+    /// Normalises a message's text.
+    pub fn new(text: &'a str) -> Self {
+        let normalized = normalize(text);
+        let folded = fold(&normalized).into_owned();
+        Texts { normalized, folded }
+    }
+}
+
+/// Lookup structures over the enabled rules of a set.
+#[derive(Debug, Default)]
+pub struct Index {
+    exact: Halves<LiteralMap>,
+    prefix: Halves<PrefixMap>,
+    contains: Halves<Option<Automaton>>,
+    regex: Option<RegexIndex>,
+    events: HashMap<String, EventEntry>,
+    msg_types: HashMap<String, Vec<u32>>,
+}
+
+#[derive(Debug, Default)]
+struct Halves<T> {
+    sensitive: T,
+    insensitive: T,
+}
+
+impl<T> Halves<T> {
+    fn get_mut(&mut self, case_sensitive: bool) -> &mut T {
+        if case_sensitive {
+            &mut self.sensitive
+        } else {
+            &mut self.insensitive
+        }
+    }
+}
+
+type LiteralMap = HashMap<Box<str>, Vec<Hit>>;
+
+#[derive(Debug, Default)]
+struct PrefixMap {
+    map: LiteralMap,
+    /// Distinct byte lengths of the keys, ascending.
+    lengths: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Automaton {
+    searcher: AhoCorasick,
+    /// Pattern id → the rules' keywords with that text.
+    hits: Vec<Vec<Hit>>,
+}
+
+#[derive(Debug)]
+struct RegexIndex {
+    set: RegexSet,
+    /// Set pattern index → (rule, pattern within the rule).
+    owners: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct EventEntry {
+    keyed: HashMap<String, Vec<u32>>,
+    any: Vec<u32>,
+}
+
+/// Errors while building the index. Only a regex set too large for its size limit can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The regex set does not compile (in practice: over the size limit).
+    #[error("the regexes of the rule set do not compile together: {0}")]
+    RegexSet(#[from] regex::Error),
+    /// The Aho-Corasick automaton does not build.
+    #[error("the contains keywords do not build an automaton: {0}")]
+    Automaton(#[from] aho_corasick::BuildError),
+}
+
+impl Index {
+    /// Builds the index over the enabled rules.
+    ///
+    /// # Errors
+    ///
+    /// When the regexes together exceed the regex set's size limit.
+    pub fn build(rules: &[Rule]) -> Result<Index, IndexError> {
+        let mut index = Index::default();
+        let mut contains: Halves<HashMap<&str, Vec<Hit>>> = Halves::default();
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut owners = Vec::new();
+        for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            let r = r as u32;
+            let cs = rule.case_sensitive;
+            match &rule.matcher {
+                Matcher::Exact(keywords) | Matcher::Prefix(keywords) => {
+                    let prefix = matches!(rule.matcher, Matcher::Prefix(_));
+                    for (i, k) in keywords.iter().enumerate() {
+                        let hit = Hit {
+                            rule: r,
+                            item: i as u32,
+                            chars: k.normalized.chars().count() as u32,
+                        };
+                        let map = if prefix {
+                            &mut index.prefix.get_mut(cs).map
+                        } else {
+                            index.exact.get_mut(cs)
+                        };
+                        map.entry(k.normalized.as_str().into())
+                            .or_default()
+                            .push(hit);
+                    }
+                }
+                Matcher::Contains(keywords) => {
+                    for (i, k) in keywords.iter().enumerate() {
+                        contains
+                            .get_mut(cs)
+                            .entry(k.normalized.as_str())
+                            .or_default()
+                            .push(Hit {
+                                rule: r,
+                                item: i as u32,
+                                chars: k.normalized.chars().count() as u32,
+                            });
+                    }
+                }
+                Matcher::Regex(list) => {
+                    for (i, p) in list.iter().enumerate() {
+                        patterns.push(p.regex.as_str());
+                        owners.push((r, i as u32));
+                    }
+                }
+                Matcher::Event { name, key } => {
+                    let entry = index.events.entry(name.to_ascii_lowercase()).or_default();
+                    match key {
+                        Some(k) => entry.keyed.entry(k.clone()).or_default().push(r),
+                        None => entry.any.push(r),
+                    }
+                }
+                Matcher::MsgType(t) => index
+                    .msg_types
+                    .entry(t.to_ascii_lowercase())
+                    .or_default()
+                    .push(r),
+            }
+        }
+        for half in [&mut index.prefix.sensitive, &mut index.prefix.insensitive] {
+            half.lengths = half.map.keys().map(|k| k.len()).collect();
+            half.lengths.sort_unstable();
+            half.lengths.dedup();
+        }
+        index.contains.sensitive = Automaton::build(std::mem::take(&mut contains.sensitive))?;
+        index.contains.insensitive = Automaton::build(std::mem::take(&mut contains.insensitive))?;
+        if !patterns.is_empty() {
+            index.regex = Some(RegexIndex {
+                set: RegexSet::new(&patterns)?,
+                owners,
+            });
+        }
+        Ok(index)
+    }
+
+    /// Exact keywords equal to the text.
+    pub fn exact(&self, text: &Texts<'_>, out: &mut Vec<Hit>) {
+        for (map, t) in self.halves(text) {
+            if let Some(hits) = map.get(t) {
+                out.extend_from_slice(hits);
+            }
+        }
+    }
+
+    /// Prefix keywords the text starts with.
+    pub fn prefix(&self, text: &Texts<'_>, out: &mut Vec<Hit>) {
+        for (half, t) in [
+            (&self.prefix.sensitive, text.normalized.as_ref()),
+            (&self.prefix.insensitive, text.folded.as_str()),
+        ] {
+            for &len in half.lengths.iter().take_while(|&&len| len <= t.len()) {
+                if let Some(hits) = t.get(..len).and_then(|head| half.map.get(head)) {
+                    out.extend_from_slice(hits);
+                }
+            }
+        }
+    }
+
+    /// Contains keywords found in the text (each keyword once).
+    pub fn contains(&self, text: &Texts<'_>, out: &mut Vec<Hit>) {
+        for (automaton, t) in [
+            (&self.contains.sensitive, text.normalized.as_ref()),
+            (&self.contains.insensitive, text.folded.as_str()),
+        ] {
+            let Some(a) = automaton else { continue };
+            let mut found: Vec<usize> = a
+                .searcher
+                .find_overlapping_iter(t)
+                .map(|m| m.pattern().as_usize())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            for p in found {
+                out.extend_from_slice(&a.hits[p]);
+            }
+        }
+    }
+
+    /// The regexes that match the normalised text, as (rule, pattern within the rule).
+    pub fn regex(&self, text: &Texts<'_>) -> Vec<(u32, u32)> {
+        match &self.regex {
+            Some(ri) if ri.set.is_match(&text.normalized) => ri
+                .set
+                .matches(&text.normalized)
+                .iter()
+                .map(|i| ri.owners[i])
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Event rules for an event name (any ASCII case) and key: those with this exact key, and
+    /// those without a key.
+    pub fn events(&self, name: &str, key: Option<&str>) -> (&[u32], &[u32]) {
+        let entry = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.events.get(&name.to_ascii_lowercase())
+        } else {
+            self.events.get(name)
+        };
+        match entry {
+            Some(e) => (
+                key.and_then(|k| e.keyed.get(k))
+                    .map_or(&[][..], Vec::as_slice),
+                &e.any,
+            ),
+            None => (&[], &[]),
+        }
+    }
+
+    /// `msg_type` rules for a message type (any ASCII case).
+    pub fn msg_type(&self, msg_type: &str) -> &[u32] {
+        self.msg_types
+            .get(&msg_type.to_ascii_lowercase())
+            .map_or(&[][..], Vec::as_slice)
+    }
+
+    fn halves<'s, 't>(&'s self, text: &'t Texts<'_>) -> [(&'s LiteralMap, &'t str); 2] {
+        [
+            (&self.exact.sensitive, text.normalized.as_ref()),
+            (&self.exact.insensitive, text.folded.as_str()),
+        ]
+    }
+}
+
+impl Automaton {
+    fn build(keywords: HashMap<&str, Vec<Hit>>) -> Result<Option<Automaton>, IndexError> {
+        if keywords.is_empty() {
+            return Ok(None);
+        }
+        let mut entries: Vec<(&str, Vec<Hit>)> = keywords.into_iter().collect();
+        // Deterministic pattern ids, whatever the hash map's order.
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let searcher = AhoCorasick::new(entries.iter().map(|(k, _)| k))?;
+        Ok(Some(Automaton {
+            searcher,
+            hits: entries.into_iter().map(|(_, h)| h).collect(),
+        }))
+    }
+}

@@ -1,0 +1,95 @@
+//! Text normalisation, applied the same way to keywords when rules are compiled and to a
+//! message's text when it is matched (SPEC § How a message is matched, step 1).
+//!
+//! 1. Unicode NFKC: full-width letters, digits and punctuation become half-width (`ＶＩＰ１` →
+//!    `VIP1`, `？` → `?`), compatibility forms fold (`①` → `1`).
+//! 2. Surrounding whitespace is trimmed (after NFKC, so the ideographic space U+3000 goes too).
+//! 3. For case-insensitive comparison only: [`fold`] lower-cases character by character.
+//!    Character by character, not `str::to_lowercase`, because the latter lowers a Greek final
+//!    sigma by context; folding must map a keyword the same way whether it stands alone or
+//!    inside a longer text, or `prefix` and `contains` would miss.
+
+use std::borrow::Cow;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+/// NFKC, then trim. Borrows when the text is already normal (the common case: ASCII or
+/// plain Chinese without surrounding spaces).
+pub fn normalize(text: &str) -> Cow<'_, str> {
+    let trimmed = text.trim();
+    if is_nfkc_quick(trimmed.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(trimmed);
+    }
+    let nfkc: String = trimmed.nfkc().collect();
+    let t = nfkc.trim();
+    if t.len() == nfkc.len() {
+        Cow::Owned(nfkc)
+    } else {
+        Cow::Owned(t.to_owned())
+    }
+}
+
+/// Case folding for the case-insensitive matchers: each character lower-cased on its own.
+/// Borrows when nothing changes.
+pub fn fold(normalized: &str) -> Cow<'_, str> {
+    let unchanged = |c: char| {
+        if c.is_ascii() {
+            !c.is_ascii_uppercase()
+        } else {
+            let mut lower = c.to_lowercase();
+            lower.next() == Some(c) && lower.next().is_none()
+        }
+    };
+    if normalized.chars().all(unchanged) {
+        Cow::Borrowed(normalized)
+    } else {
+        Cow::Owned(normalized.chars().flat_map(char::to_lowercase).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (input, normalized, folded): one line per case.
+    const CASES: &[(&str, &str, &str)] = &[
+        ("流量", "流量", "流量"),
+        ("  流量 \n", "流量", "流量"),
+        ("\u{3000}流量\u{3000}", "流量", "流量"),
+        ("ＶＩＰ１２３", "VIP123", "vip123"),
+        ("Hello World", "Hello World", "hello world"),
+        ("订单？", "订单?", "订单?"),
+        ("①②", "12", "12"),
+        ("ﬁ", "fi", "fi"),
+        ("ΣΑΣ", "ΣΑΣ", "σασ"),
+        ("ß", "ß", "ß"),
+        ("İ", "İ", "i\u{307}"),
+        ("", "", ""),
+        ("   ", "", ""),
+        ("a\u{0301}", "\u{e1}", "\u{e1}"),
+    ];
+
+    #[test]
+    fn table() {
+        for &(input, normalized, folded) in CASES {
+            assert_eq!(normalize(input), normalized, "normalize({input:?})");
+            assert_eq!(fold(&normalize(input)), folded, "fold({input:?})");
+        }
+    }
+
+    #[test]
+    fn folding_a_part_gives_a_part_of_the_folded_whole() {
+        // The property prefix and contains rely on.
+        let whole = "ΟΔΟΣ ΣΑΣ Straße İstanbul";
+        for (i, _) in whole.char_indices() {
+            let (head, tail) = whole.split_at(i);
+            assert_eq!(format!("{}{}", fold(head), fold(tail)), fold(whole));
+        }
+    }
+
+    #[test]
+    fn already_normal_text_is_borrowed() {
+        assert!(matches!(normalize("流量 promo"), Cow::Borrowed(_)));
+        assert!(matches!(fold("流量 promo"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,316 @@
+//! The HTTP front: WeChat's webhook on the configured path, and `/healthz`.
+//!
+//! For every request, in this order (PROTOCOL.md §6: never touch an untrusted body before the
+//! signature is checked, and bound its size before reading it):
+//!
+//! 1. route on path and method (404, 405 with `Allow`);
+//! 2. parse the query, refusing duplicated signed parameters (400);
+//! 3. verify `signature` over token, timestamp and nonce (403);
+//! 4. GET: answer the `echostr`; POST: read the body up to `max_body_bytes` (413);
+//! 5. parse the XML (400), ask the engine, write the reply XML or `success`.
+//!
+//! Every outcome is a defined response; nothing a client sends can make a handler panic, and
+//! one request shares nothing with the next but the rule set, which is read once per request
+//! from an `ArcSwap` (so a reload can replace it at any moment without locking anyone).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use bytes::{Buf, BytesMut};
+use futures_util::{Stream, StreamExt};
+use tracing::{debug, info, warn};
+use warp::Filter;
+use warp::http::{HeaderValue, Method, StatusCode, header};
+use warp::reply::{Reply as _, Response};
+
+use crate::config::Secret;
+use crate::engine;
+use crate::protocol::{self, reply, signature};
+use crate::ruleset::RuleSet;
+
+/// A rule set as it is served: the set, and when and how it was loaded.
+#[derive(Debug)]
+pub struct Served {
+    /// The rules.
+    pub ruleset: RuleSet,
+    /// When the set was loaded (for `/healthz`).
+    pub loaded_at: SystemTime,
+    /// 1 for the set loaded at start-up, incremented by every reload that is applied.
+    pub generation: u64,
+}
+
+/// What the handlers share: the settings, and the served rule set behind an `ArcSwap`.
+#[derive(Debug)]
+pub struct State {
+    /// The served rules; a reload stores a new `Arc`, a request loads it once.
+    pub rules: ArcSwap<Served>,
+    /// The token that signs requests.
+    pub token: Secret,
+    /// The webhook's URL path.
+    pub path: String,
+    /// The request body cap.
+    pub max_body_bytes: usize,
+}
+
+/// The whole HTTP service as one warp filter.
+pub fn routes(
+    state: Arc<State>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    warp::any()
+        .map(move || state.clone())
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .then(
+            |state: Arc<State>,
+             method: Method,
+             path: warp::path::FullPath,
+             query: String,
+             length: Option<u64>,
+             body| async move {
+                handle(&state, &method, path.as_str(), &query, length, body).await
+            },
+        )
+}
+
+async fn handle<S, B>(
+    state: &State,
+    method: &Method,
+    path: &str,
+    query: &str,
+    length: Option<u64>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    if path == state.path {
+        match *method {
+            Method::GET => verify_url(state, query),
+            Method::POST => webhook(state, query, length, body).await,
+            _ => method_not_allowed("GET, POST"),
+        }
+    } else if path == "/healthz" {
+        match *method {
+            Method::GET => healthz(state),
+            _ => method_not_allowed("GET"),
+        }
+    } else {
+        plain(StatusCode::NOT_FOUND, "not found")
+    }
+}
+
+/// The query parameters WeChat signs or sends, each at most once.
+#[derive(Debug, Default)]
+struct Query {
+    signature: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    echostr: Option<String>,
+}
+
+impl Query {
+    /// Parses a query string; a signed parameter given twice is refused, since the two
+    /// copies could be read differently by a proxy and by us.
+    fn parse(raw: &str) -> Result<Query, String> {
+        let mut q = Query::default();
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            let slot = match k.as_ref() {
+                "signature" => &mut q.signature,
+                "timestamp" => &mut q.timestamp,
+                "nonce" => &mut q.nonce,
+                "echostr" => &mut q.echostr,
+                _ => continue,
+            };
+            if slot.replace(v.into_owned()).is_some() {
+                return Err(format!("the query parameter `{k}` is given twice"));
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether `signature` is sha1(sort(token, timestamp, nonce)).
+    fn is_signed(&self, token: &Secret) -> bool {
+        match (&self.signature, &self.timestamp, &self.nonce) {
+            (Some(s), Some(t), Some(n)) => signature::verify(s, &[token.expose(), t, n]),
+            _ => false,
+        }
+    }
+}
+
+/// GET: the console's URL check.
+fn verify_url(state: &State, raw_query: &str) -> Response {
+    let query = match Query::parse(raw_query) {
+        Ok(q) => q,
+        Err(reason) => return bad_request(&reason),
+    };
+    if !query.is_signed(&state.token) {
+        warn!(method = "GET", "signature check failed");
+        return plain(StatusCode::FORBIDDEN, "invalid signature");
+    }
+    match query.echostr {
+        Some(echostr) => {
+            info!("URL check answered");
+            text_response(StatusCode::OK, echostr)
+        }
+        None => bad_request("the URL check has no echostr"),
+    }
+}
+
+/// POST: a message or event.
+async fn webhook<S, B>(state: &State, raw_query: &str, length: Option<u64>, body: S) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let started = Instant::now();
+    let query = match Query::parse(raw_query) {
+        Ok(q) => q,
+        Err(reason) => return bad_request(&reason),
+    };
+    if !query.is_signed(&state.token) {
+        warn!(method = "POST", "signature check failed");
+        return plain(StatusCode::FORBIDDEN, "invalid signature");
+    }
+    if length.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return too_large(state.max_body_bytes);
+    }
+    let body = match read_body(body, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(state.max_body_bytes),
+        Err(BodyError::Broken(e)) => {
+            debug!(error = %e, "request body could not be read");
+            return bad_request("the request body could not be read");
+        }
+    };
+    let message = match protocol::message::parse(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(reason = %e, "bad message");
+            return bad_request(&e.to_string());
+        }
+    };
+    // One load per request: the whole answer comes from one rule set.
+    let served = state.rules.load();
+    let answer = engine::respond(&served.ruleset, &message);
+    let rule = answer.winner.as_ref().map_or("-", |(r, _)| r.id.as_str());
+    let (kind, response) = match &answer.reply {
+        Some(r) => {
+            let xml = reply::render(r, &message.from_user, &message.to_user, now_secs());
+            (r.msg_type(), xml_response(xml))
+        }
+        None => (
+            "success",
+            text_response(StatusCode::OK, "success".to_owned()),
+        ),
+    };
+    info!(
+        msg_type = message.msg_type(),
+        event = message.event().map(|e| e.name()),
+        rule,
+        reply = kind,
+        micros = started.elapsed().as_micros() as u64,
+        "answered"
+    );
+    response
+}
+
+enum BodyError {
+    TooLarge,
+    Broken(warp::Error),
+}
+
+/// Reads the body as it streams in, and stops as soon as it passes `max` bytes, so a client
+/// that sends (or chunks) more than that costs no more than `max` of memory.
+async fn read_body<S, B>(mut body: S, max: usize) -> Result<BytesMut, BodyError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(BodyError::Broken)?;
+        if buf.len() + chunk.remaining() > max {
+            return Err(BodyError::TooLarge);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(buf)
+}
+
+fn healthz(state: &State) -> Response {
+    let served = state.rules.load();
+    let loaded_at = served
+        .loaded_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let body = serde_json::json!({
+        "status": "ok",
+        "rules": {
+            "count": served.ruleset.rules().len(),
+            "enabled": served.ruleset.enabled_count(),
+            "files": served.ruleset.files().len(),
+            "loaded_at": loaded_at,
+            "generation": served.generation,
+        },
+    });
+    let mut r = warp::reply::json(&body).into_response();
+    *r.status_mut() = StatusCode::OK;
+    r
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn xml_response(xml: String) -> Response {
+    let mut r = xml.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r
+}
+
+fn text_response(status: StatusCode, body: String) -> Response {
+    let mut r = body.into_response();
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    text_response(status, body.to_owned())
+}
+
+fn bad_request(reason: &str) -> Response {
+    text_response(StatusCode::BAD_REQUEST, format!("bad request: {reason}\n"))
+}
+
+fn too_large(max: usize) -> Response {
+    text_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is larger than {max} bytes\n"),
+    )
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}

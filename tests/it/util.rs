@@ -1,0 +1,285 @@
+//! The harness: start the real `replyd` binary on a loopback port and talk HTTP to it the way
+//! WeChat does (signed query, XML body).
+//!
+//! The HTTP client is a few lines over `TcpStream` on purpose: the tests must be able to send
+//! exactly the bytes they mean, malformed ones included, and read the raw status line.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use replyd::protocol::signature;
+
+/// The token every test daemon is configured with.
+pub const TOKEN: &str = "it-token";
+
+/// The repository root (where `rules/` and `replyd.toml` are shipped).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temporary directory with a config file and a rules directory.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project whose config points at `rules/` inside it, with `extra` config lines.
+    pub fn new(extra: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("rules")).expect("rules dir");
+        std::fs::write(
+            dir.path().join("replyd.toml"),
+            format!("token = \"{TOKEN}\"\nrules = \"rules\"\n{extra}\n"),
+        )
+        .expect("config");
+        Project { dir }
+    }
+
+    /// Writes a file under `rules/`.
+    pub fn rule_file(&self, name: &str, text: &str) -> &Project {
+        let path = self.dir.path().join("rules").join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write rule file");
+        self
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("replyd.toml")
+    }
+
+    pub fn start(&self) -> Daemon {
+        Daemon::start(&["--config", path_str(&self.config())])
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// The `replyd` command, with no `REPLYD_*` variable of the developer's environment.
+pub fn replyd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_replyd"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("REPLYD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("RUST_LOG", "info").env("NO_COLOR", "1");
+    cmd
+}
+
+/// A running daemon; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Runs `replyd serve ARGS --listen 127.0.0.1:0` and waits until it listens.
+    pub fn start(args: &[&str]) -> Daemon {
+        let mut child = replyd()
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn replyd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split('/').next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut l = sink.lock().expect("log lock");
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a.parse().expect("listen address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "replyd did not start; its log:\n{}",
+                    log.lock().expect("log lock")
+                );
+            }
+        };
+        Daemon { child, addr, log }
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Waits until the log contains `needle` (the daemon logs after it answers).
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A signed POST of `body` to `/wechat`.
+    pub fn post(&self, body: &str) -> Response {
+        let query = signed_query(TOKEN);
+        request(
+            self.addr,
+            "POST",
+            &format!("/wechat?{query}"),
+            &[],
+            body.as_bytes(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `signature=…&timestamp=…&nonce=…` for `token`, as WeChat signs it.
+pub fn signed_query(token: &str) -> String {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let nonce = "1514711492";
+    let sig = signature::sign(&[token, &timestamp, nonce]);
+    format!("signature={sig}&timestamp={timestamp}&nonce={nonce}&openid=oFollower")
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole response.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && *v == "chunked");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !chunked {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(head.as_bytes()).expect("write head");
+    // The server may answer (413) and close before a large body is fully sent: ignore that.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {text:?}"));
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A text message from the follower `oFollower` to the account `gh_account`.
+pub fn text_message(content: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>\
+         <FromUserName><![CDATA[oFollower]]></FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+         <Content><![CDATA[{content}]]></Content><MsgId>6054768590064713728</MsgId></xml>"
+    )
+}
+
+/// An event message, with an `EventKey` when `key` is given.
+pub fn event_message(event: &str, key: Option<&str>) -> String {
+    let key = key
+        .map(|k| format!("<EventKey><![CDATA[{k}]]></EventKey>"))
+        .unwrap_or_default();
+    format!(
+        "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>\
+         <FromUserName><![CDATA[oFollower]]></FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+         <Event><![CDATA[{event}]]></Event>{key}</xml>"
+    )
+}
+
+/// A reply XML read back into `element/path → text` (CDATA sections joined).
+pub fn fields(xml: &str) -> HashMap<String, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut out = HashMap::new();
+    let mut text = String::new();
+    loop {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("reply is not XML ({e}): {xml}"))
+        {
+            Event::Start(e) => {
+                path.push(e.name().into_inner().to_owned());
+                text.clear();
+            }
+            Event::CData(t) => text.push_str(&t.into_inner()),
+            Event::Text(t) => text.push_str(t.into_inner().trim()),
+            Event::End(_) => {
+                if !text.is_empty() {
+                    out.insert(path.join("/"), std::mem::take(&mut text));
+                }
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
