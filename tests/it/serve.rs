@@ -411,3 +411,68 @@ fn a_missing_token_says_how_to_set_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_shipped_sample_messages_are_answered_as_documented() {
+    let d = shipped();
+    // (file under examples/messages, MsgType of the reply or `success`)
+    let cases = [
+        ("text.xml", "text"),
+        ("text_order.xml", "text"),
+        ("image.xml", "text"),
+        ("voice.xml", "transfer_customer_service"),
+        ("video.xml", "transfer_customer_service"),
+        ("shortvideo.xml", "transfer_customer_service"),
+        ("location.xml", "transfer_customer_service"),
+        ("link.xml", "transfer_customer_service"),
+        ("event_subscribe.xml", "text"),
+        ("event_subscribe_qrscene.xml", "text"),
+        ("event_unsubscribe.xml", "success"),
+        ("event_scan.xml", "success"),
+        ("event_location.xml", "success"),
+        ("event_click.xml", "news"),
+        ("event_view.xml", "success"),
+    ];
+    let dir = crate::util::repo().join("examples/messages");
+    let listed = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "xml")
+        })
+        .count();
+    assert_eq!(listed, cases.len(), "every sample is checked here");
+    for (file, expected) in cases {
+        let body = std::fs::read_to_string(dir.join(file)).unwrap();
+        let r = shipped_post(&d, &body);
+        assert_eq!(r.status, 200, "{file}: {}", r.body);
+        let got = if r.body == "success" {
+            "success".to_owned()
+        } else {
+            fields(&r.body)["xml/MsgType"].clone()
+        };
+        assert_eq!(got, expected, "{file}");
+    }
+    let f = fields(
+        &shipped_post(
+            &d,
+            &std::fs::read_to_string(dir.join("text_order.xml")).unwrap(),
+        )
+        .body,
+    );
+    assert_eq!(
+        f["xml/Content"],
+        "订单 20240611 正在处理中，发货后会通知您。"
+    );
+    let f = fields(
+        &shipped_post(
+            &d,
+            &std::fs::read_to_string(dir.join("event_subscribe_qrscene.xml")).unwrap(),
+        )
+        .body,
+    );
+    assert!(f["xml/Content"].starts_with("欢迎光临门店"), "{f:?}");
+}
