@@ -1446,7 +1446,7 @@ mod tests {
             got[0].starts_with("r.toml:4:14: error[over-limit]: reply.text is 2049 bytes"),
             "{got:?}"
         );
-        let nine = vec!["{ title = \"t\" }"; 9].join(", ");
+        let nine = ["{ title = \"t\" }"; 9].join(", ");
         let got = diags(&format!(
             "[[rule]]\nid = \"a\"\nmatch.event = \"CLICK\"\nreply.news = [{nine}]\n"
         ));
