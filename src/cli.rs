@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// replyd: the server behind a WeChat Official Account. It answers followers from keyword
 /// rules kept in TOML files and hands everything else to customer service.
@@ -19,6 +19,76 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon: answer WeChat's messages on the configured address and path.
     Serve(ServeArgs),
+    /// Check rule files exactly as `serve` loads them, run their [[test]]s, change nothing.
+    ///
+    /// Exit status: 0 clean or warnings only, 1 errors (or warnings with --deny-warnings),
+    /// 2 it could not run.
+    Lint(LintArgs),
+    /// Show which rule answers one message, why, and the exact reply XML, without a server.
+    ///
+    /// Exit status: 0 a rule answered, 1 no rule did (the fall-through), 2 it could not run.
+    Try(TryArgs),
+}
+
+/// Output format of `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// rustc-style diagnostics with the source line underlined.
+    Human,
+    /// A JSON array of diagnostics.
+    Json,
+    /// GitHub Actions workflow commands, shown as annotations on pull requests.
+    Github,
+}
+
+/// `replyd lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Rule directories (read recursively) or files [default: rules].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub format: LintFormat,
+    /// Treat warnings as errors (exit 1 on any).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Output format of `try`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TryFormat {
+    /// For people.
+    Human,
+    /// One JSON object.
+    Json,
+}
+
+/// `replyd try`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event", "msg_type", "xml"]))]
+pub struct TryArgs {
+    /// The rules directory [default: rules].
+    #[arg(long, value_name = "DIR", default_value = "rules")]
+    pub rules: PathBuf,
+    /// A text message, as a follower would type it.
+    #[arg(value_name = "TEXT")]
+    pub text: Option<String>,
+    /// An event by name (subscribe, SCAN, CLICK, VIEW, …).
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+    /// The event's EventKey (a menu key, qrscene_…).
+    #[arg(long, value_name = "KEY", requires = "event")]
+    pub key: Option<String>,
+    /// A message of another type: image, voice, video, shortvideo, location, link.
+    #[arg(long, value_name = "TYPE")]
+    pub msg_type: Option<String>,
+    /// A raw WeChat XML message; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub xml: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TryFormat::Human)]
+    pub format: TryFormat,
 }
 
 /// `replyd serve`.

@@ -41,16 +41,51 @@ impl Candidate {
             .then(other.rule.cmp(&self.rule))
     }
 
-    /// Why `self` outranks `other` (which must rank lower), in a few words.
-    pub fn beats_because(&self, other: &Candidate) -> &'static str {
+    /// What decides between `self` and a lower-ranked `other`.
+    pub fn decided_by(&self, other: &Candidate) -> Decider {
         if self.priority != other.priority {
-            "higher priority"
+            Decider::Priority
         } else if self.kind.specificity() != other.kind.specificity() {
-            "more specific matcher"
+            Decider::Specificity
         } else if self.chars != other.chars {
-            "longer match"
+            Decider::Length
         } else {
-            "written earlier"
+            Decider::Order
+        }
+    }
+}
+
+/// The step of the ranking that decides between two candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decider {
+    /// The higher `priority`.
+    Priority,
+    /// The more specific matcher (exact > prefix > contains > regex; event with key > without).
+    Specificity,
+    /// The longer matched literal (or regex match).
+    Length,
+    /// The rule written first (path order, then file order).
+    Order,
+}
+
+impl Decider {
+    /// Why the winner wins, in a few words.
+    pub fn winner_phrase(self) -> &'static str {
+        match self {
+            Decider::Priority => "higher priority",
+            Decider::Specificity => "more specific matcher",
+            Decider::Length => "longer match",
+            Decider::Order => "written first",
+        }
+    }
+
+    /// Why the loser loses, in a few words.
+    pub fn loser_phrase(self) -> &'static str {
+        match self {
+            Decider::Priority => "lower priority",
+            Decider::Specificity => "less specific matcher",
+            Decider::Length => "shorter match",
+            Decider::Order => "written later",
         }
     }
 }

@@ -11,11 +11,13 @@
 //! - [`diag`]: diagnostics about rule files, with their stable codes.
 //! - [`ruleset`]: rule files → a checked, compiled, immutable [`ruleset::RuleSet`].
 //! - [`engine`]: which rule answers a message, and with what reply. No IO.
-//! - [`load`]: the one loader every caller uses: read the directory, compile, run `[[test]]`s.
+//! - [`analysis`]: checks that need the engine: `[[test]]` entries and shadowed keywords.
+//! - [`load`]: the one loader every caller uses: read the directory, compile, analyse, test.
 //! - [`config`]: `replyd.toml`, environment and flags, resolved.
 //! - [`server`]: the HTTP front: signature, body limits, status codes.
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,4 +1,5 @@
-//! The one loader: read the rules directory, compile it, run its `[[test]]`s.
+//! The one loader: read the rules directory, compile it, analyse it (shadowed keywords) and run
+//! its `[[test]]`s.
 //!
 //! `serve` at start-up, the reload, `lint` and `try` all call [`load`] (or [`load_paths`]), so
 //! "`lint` is clean" means exactly "`serve` accepts these files". A set with any error, a failing
@@ -7,10 +8,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::analysis;
 use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
-use crate::engine;
-use crate::protocol::{Body, Event, Message, Reply};
-use crate::ruleset::{Expect, RuleSet, RuleTest, TestInput, compile};
+use crate::ruleset::{RuleSet, compile};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
 #[derive(Debug)]
@@ -21,6 +21,21 @@ pub struct Loaded {
     pub ruleset: Option<RuleSet>,
     /// Every problem, errors and warnings.
     pub diagnostics: Vec<Diagnostic>,
+    /// Counts for a summary line.
+    pub summary: Summary,
+}
+
+/// What a load looked at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Rule files read.
+    pub files: usize,
+    /// Rules compiled (0 when the files did not compile).
+    pub rules: usize,
+    /// `[[test]]` entries run (0 when the files did not compile, so none could run).
+    pub tests_run: usize,
+    /// Of those, how many failed.
+    pub tests_failed: usize,
 }
 
 /// A load that could not even start: the path given does not exist or cannot be listed.
@@ -56,12 +71,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let compiled = compile(&sources);
     diagnostics.extend(compiled.diagnostics);
     let mut ruleset = compiled.ruleset;
+    let mut summary = Summary {
+        files: sources.len(),
+        ..Summary::default()
+    };
     if let Some(set) = &ruleset {
-        for test in set.tests() {
-            if let Err(d) = run_test(set, test) {
-                diagnostics.push(*d);
-            }
-        }
+        diagnostics.extend(analysis::shadowing(set));
+        let failures = analysis::run_tests(set);
+        summary.rules = set.rules().len();
+        summary.tests_run = set.tests().len();
+        summary.tests_failed = failures.len();
+        diagnostics.extend(failures);
     }
     if has_errors(&diagnostics) {
         ruleset = None;
@@ -70,6 +90,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
         sources,
         ruleset,
         diagnostics,
+        summary,
     })
 }
 
@@ -160,156 +181,6 @@ fn read_paths(paths: &[PathBuf]) -> Result<(Sources, Vec<Diagnostic>), LoadError
         }
     }
     Ok((sources, diagnostics))
-}
-
-/// Runs one `[[test]]` through the engine, exactly as `serve` would answer it.
-fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
-    let message = test_message(&test.input);
-    let answer = engine::respond(set, &message);
-    let actual = match (&answer.winner, &answer.reply) {
-        (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
-        (None, Some(_)) => "the fall-through to customer service (transfer)".to_owned(),
-        (None, None) => "nothing (success)".to_owned(),
-    };
-    let passed = match (&test.expect, &answer.winner, &answer.reply) {
-        (Expect::Rule(id), Some((rule, _)), _) => &rule.id == id,
-        (Expect::Transfer, None, Some(Reply::Transfer { .. })) => true,
-        (Expect::Nothing, None, None) => true,
-        _ => false,
-    };
-    let describe_input = match &test.input {
-        TestInput::Text(t) => format!("the text {t:?}"),
-        TestInput::Event { name, key: Some(k) } => format!("the event {name} with key {k:?}"),
-        TestInput::Event { name, key: None } => format!("the event {name}"),
-        TestInput::MsgType(t) => format!("a message of type {t}"),
-    };
-    let expected = match &test.expect {
-        Expect::Rule(id) => format!("rule `{id}`"),
-        Expect::Transfer => "the fall-through to customer service (transfer)".to_owned(),
-        Expect::Nothing => "nothing (success)".to_owned(),
-    };
-    let location = &test.origin.location;
-    if !passed {
-        let ranking: Vec<String> = engine::candidates(set, &message)
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let r = set.rule(c.rule);
-                let item = r
-                    .matcher
-                    .item_text(c.item)
-                    .map(|t| format!(" {t:?}"))
-                    .unwrap_or_default();
-                format!(
-                    "{}. `{}` (priority {}, {}{item})",
-                    i + 1,
-                    r.id,
-                    r.priority,
-                    c.kind.as_str()
-                )
-            })
-            .collect();
-        let help = if ranking.is_empty() {
-            "no rule matches it; check the keywords, or expect \"transfer\" / \"none\"".to_owned()
-        } else {
-            format!("the ranking was: {}", ranking.join(", "))
-        };
-        let mut d = Diagnostic::new(
-            crate::diag::Code::TestFailed,
-            location.file,
-            test.expect_span.clone(),
-            format!("test failed: {describe_input} should be answered by {expected}, but {actual} answered it"),
-        )
-        .with_help(help);
-        if let Some((rule, _)) = &answer.winner {
-            d = d.with_related(
-                rule.origin.location.file,
-                rule.origin.location.span.clone(),
-                format!("rule `{}`", rule.id),
-            );
-        }
-        return Err(Box::new(d));
-    }
-    if let Some(needle) = &test.reply_contains {
-        let text = answer.reply.as_ref().map(reply_text).unwrap_or_default();
-        if !text.contains(needle.as_str()) {
-            return Err(Box::new(
-                Diagnostic::new(
-                    crate::diag::Code::TestFailed,
-                    location.file,
-                    location.span.clone(),
-                    format!("test failed: the reply to {describe_input} does not contain {needle:?}; it is {text:?}"),
-                )
-                .with_help("fix the reply text, or the test's reply_contains"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The message a `[[test]]` describes.
-pub fn test_message(input: &TestInput) -> Message {
-    let body = match input {
-        TestInput::Text(t) => Body::Text { content: t.clone() },
-        TestInput::Event { name, key } => Body::Event(Event::new(name, key.as_deref())),
-        TestInput::MsgType(t) => Body::of_type(t),
-    };
-    Message {
-        to_user: "gh_test".to_owned(),
-        from_user: "test-follower".to_owned(),
-        create_time: 0,
-        msg_id: None,
-        body,
-    }
-}
-
-/// Every string a reply carries, one per line: what `reply_contains` searches.
-pub fn reply_text(reply: &Reply<'_>) -> String {
-    let parts: Vec<&str> = match reply {
-        Reply::Text { content } => vec![content],
-        Reply::Image { media_id } | Reply::Voice { media_id } => vec![media_id],
-        Reply::Video {
-            media_id,
-            title,
-            description,
-        } => [Some(media_id), title.as_ref(), description.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(|c| c.as_ref())
-            .collect(),
-        Reply::Music {
-            title,
-            description,
-            music_url,
-            hq_music_url,
-            thumb_media_id,
-        } => [
-            title.as_ref(),
-            description.as_ref(),
-            music_url.as_ref(),
-            hq_music_url.as_ref(),
-            Some(thumb_media_id),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|c| c.as_ref())
-        .collect(),
-        Reply::News { articles } => articles
-            .iter()
-            .flat_map(|a| {
-                [
-                    Some(&a.title),
-                    a.description.as_ref(),
-                    a.url.as_ref(),
-                    a.pic_url.as_ref(),
-                ]
-            })
-            .flatten()
-            .map(|c| c.as_ref())
-            .collect(),
-        Reply::Transfer { kf_account } => kf_account.iter().map(|c| c.as_ref()).collect(),
-    };
-    parts.join("\n")
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
+        Command::Lint(args) => commands::lint::run(args),
+        Command::Try(args) => commands::try_message::run(args),
     };
     match result {
         Ok(code) => code,

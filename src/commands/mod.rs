@@ -1,7 +1,9 @@
 //! One module per subcommand: glue between the command line and the library. Only here (and
 //! in `main`) is anything printed, and only these functions and `main` pick exit statuses.
 
+pub mod lint;
 pub mod serve;
+pub mod try_message;
 
 /// Exit status when the rules have errors (`serve` refuses them, `lint` reports them).
 pub const EXIT_RULE_ERRORS: u8 = 1;

@@ -23,7 +23,7 @@ use super::{
     ArticleTemplate, Expect, FileSummary, Index, Keyword, Matcher, Origin, Pattern, RESERVED_IDS,
     Rule, RuleReply, RuleSet, RuleTest, TestInput,
 };
-use crate::diag::{Code, Diagnostic, FileId, Location, SourceFile, Sources, has_errors};
+use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources, has_errors};
 
 /// WeChat's limit on a text reply, in UTF-8 bytes (PROTOCOL.md §3.5).
 pub const MAX_TEXT_BYTES: usize = 2047;
@@ -64,7 +64,9 @@ const KNOWN_MSG_TYPES: &[&str] = &["image", "voice", "video", "shortvideo", "loc
 /// The result of compiling a set of rule files.
 #[derive(Debug)]
 pub struct Compiled {
-    /// The rule set; `None` when any diagnostic is an error.
+    /// The rule set; `None` when any rule has an error. A malformed `[[test]]` entry is an
+    /// error too, but it does not stop the rules from compiling, so that the other tests can
+    /// still run; the loader refuses any set with an error.
     pub ruleset: Option<RuleSet>,
     /// Every problem found, errors and warnings, in file and position order.
     pub diagnostics: Vec<Diagnostic>,
@@ -91,7 +93,10 @@ pub fn compile(sources: &Sources) -> Compiled {
         files,
         ..
     } = cx;
-    let ruleset = if has_errors(&diags) {
+    let rule_errors = diags
+        .iter()
+        .any(|d| d.severity() == Severity::Error && d.code != Code::InvalidTest);
+    let ruleset = if rule_errors {
         None
     } else {
         match Index::build(&rules) {
@@ -648,7 +653,7 @@ impl Compiler {
                     self.push(
                         entry
                             .diag(Code::InvalidRegex, span, format!("invalid regex: {}", regex_error(&e)))
-                            .with_help("fix the pattern (syntax: https://docs.rs/regex/#syntax); in a TOML basic string a backslash is written `\\\\`, so prefer '…' literal strings"),
+                            .with_help("fix the pattern (syntax: https://docs.rs/regex/#syntax); in a \"…\" TOML string every backslash must be doubled, so write regexes as '…' literal strings"),
                     );
                     ok = false;
                 }
@@ -745,7 +750,7 @@ impl Compiler {
                             span.clone(),
                             format!("`{group}` refers to a regex capture group, but the rule has no regex"),
                         )
-                        .with_help("use match.regex with a group such as (?P<no>\\d+), or write `$$` for a literal `$`"),
+                        .with_help("use match.regex with a group such as (?P<no>[0-9]+), or write `$$` for a literal `$`"),
                 );
                 continue;
             };
@@ -765,7 +770,7 @@ impl Compiler {
                         })
                         .collect();
                     let help = if groups.is_empty() {
-                        "the regex has no capture group; add one such as (?P<no>\\d+)".to_owned()
+                        "the regex has no capture group; add one such as (?P<no>[0-9]+)".to_owned()
                     } else {
                         format!("the regex's groups are {}", groups.join(", "))
                     };
@@ -1073,8 +1078,9 @@ impl Templates<'_, '_> {
         let span = value.span();
         match Template::parse(value.get_ref()) {
             Ok(t) => {
-                for g in t.group_refs() {
-                    self.refs.push((g.clone(), span.clone()));
+                for (g, sub) in t.group_refs() {
+                    let at = self.entry.inner_span(&span, value.get_ref(), sub);
+                    self.refs.push((g.clone(), at));
                 }
                 Some(t)
             }
@@ -1210,10 +1216,11 @@ mod tests {
     fn diags(text: &str) -> Vec<String> {
         let sources = sources_from(&[("r.toml", text)]);
         let compiled = compile(&sources);
-        assert_eq!(
-            compiled.ruleset.is_some(),
-            !has_errors(&compiled.diagnostics)
-        );
+        let rule_errors = compiled
+            .diagnostics
+            .iter()
+            .any(|d| d.severity() == Severity::Error && d.code != Code::InvalidTest);
+        assert_eq!(compiled.ruleset.is_some(), !rule_errors);
         compiled
             .diagnostics
             .iter()
@@ -1321,17 +1328,17 @@ mod tests {
         (
             "[[rule]]\nid = \"a\"\nmatch.regex = '(x)'\nreply.text = \"${2}\"\n",
             &[
-                "r.toml:4:14: error[invalid-template]: `${2}` names a capture group that the regex \"(x)\" lacks",
+                "r.toml:4:15: error[invalid-template]: `${2}` names a capture group that the regex \"(x)\" lacks",
             ],
         ),
         (
             "[[rule]]\nid = \"a\"\nmatch.regex = '(?P<no>x)'\nreply.text = \"${no} ${nope}\"\n",
-            &["r.toml:4:14: error[invalid-template]: `${nope}`"],
+            &["r.toml:4:21: error[invalid-template]: `${nope}`"],
         ),
         (
             "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"${1}\"\n",
             &[
-                "r.toml:4:14: error[invalid-template]: `${1}` refers to a regex capture group, but the rule has no regex",
+                "r.toml:4:15: error[invalid-template]: `${1}` refers to a regex capture group, but the rule has no regex",
             ],
         ),
         (

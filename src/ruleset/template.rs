@@ -16,7 +16,8 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
-    Group(GroupRef),
+    /// A group reference, and the byte range of its `${…}` in the template string.
+    Group(GroupRef, std::ops::Range<usize>),
 }
 
 /// A reference to a capture group.
@@ -94,7 +95,7 @@ impl Template {
                 if !literal.is_empty() {
                     parts.push(Part::Literal(std::mem::take(&mut literal)));
                 }
-                parts.push(Part::Group(group));
+                parts.push(Part::Group(group, span.clone()));
                 rest = &inner[close + 1..];
                 offset = span.end;
             } else {
@@ -110,10 +111,11 @@ impl Template {
         Ok(Template { parts })
     }
 
-    /// The capture groups the template refers to.
-    pub fn group_refs(&self) -> impl Iterator<Item = &GroupRef> {
+    /// The capture groups the template refers to, each with the byte range of its `${…}` in
+    /// the template string.
+    pub fn group_refs(&self) -> impl Iterator<Item = (&GroupRef, std::ops::Range<usize>)> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Group(g) => Some(g),
+            Part::Group(g, span) => Some((g, span.clone())),
             Part::Literal(_) => None,
         })
     }
@@ -128,7 +130,7 @@ impl Template {
                     .iter()
                     .filter_map(|p| match p {
                         Part::Literal(s) => Some(s.as_str()),
-                        Part::Group(_) => None,
+                        Part::Group(..) => None,
                     })
                     .collect(),
             ),
@@ -145,7 +147,7 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
-                Part::Group(g) => {
+                Part::Group(g, _) => {
                     let m = captures.and_then(|c| match g {
                         GroupRef::Index(i) => c.get(*i),
                         GroupRef::Name(n) => c.name(n),
@@ -207,8 +209,13 @@ mod tests {
     fn group_refs_and_literal_text() {
         let t = Template::parse("订单 ${no} / ${2}").unwrap();
         assert_eq!(
-            t.group_refs().cloned().collect::<Vec<_>>(),
-            vec![GroupRef::Name("no".into()), GroupRef::Index(2)]
+            t.group_refs()
+                .map(|(g, span)| (g.clone(), span))
+                .collect::<Vec<_>>(),
+            vec![
+                (GroupRef::Name("no".into()), 7..12),
+                (GroupRef::Index(2), 15..19)
+            ]
         );
         assert_eq!(t.literal_text(), "订单  / ");
         assert!(matches!(

@@ -1,4 +1,5 @@
 //! Integration tests: one binary (matklad, ripgrep), modules by capability.
 
+mod cli;
 mod serve;
 mod util;

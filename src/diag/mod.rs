@@ -6,8 +6,11 @@
 //! A diagnostic stores a file id and a *byte* span; line and column are computed only when it
 //! is rendered, from the [`Sources`] that hold the text.
 //!
-//! This module owns the stable list of diagnostic codes ([`Code`]) and the one-line rendering
-//! (`file:line:col: error[code]: message`) used in logs and by `serve` at start-up.
+//! This module owns the stable list of diagnostic codes ([`Code`]), the one-line rendering
+//! (`file:line:col: error[code]: message`) used in logs, and in [`render`] the formats of
+//! `lint`: rustc-style snippets, JSON and GitHub annotations.
+
+pub mod render;
 
 use std::fmt;
 use std::ops::Range;
@@ -281,6 +284,24 @@ impl SourceFile {
             .get(start..offset)
             .map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
+    }
+
+    /// 0-based index of the line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        self.line_starts
+            .partition_point(|&s| s <= offset.min(self.text.len()))
+            - 1
+    }
+
+    /// Byte range of a 0-based line, line break included; `None` past the last line.
+    pub fn line_range(&self, index: usize) -> Option<Range<usize>> {
+        let start = *self.line_starts.get(index)?;
+        let end = self
+            .line_starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        Some(start..end)
     }
 
     /// The text of a 1-based line, without its line break.

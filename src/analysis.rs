@@ -1,0 +1,333 @@
+//! Checks of a compiled rule set that need the engine: the `[[test]]` entries, and keywords or
+//! rules that can never answer because a higher-ranked rule always takes their messages.
+//!
+//! Both ask [`engine::respond`] / [`engine::candidates`] — the functions that answer WeChat —
+//! instead of re-implementing the ranking, so what they report is what `serve` does.
+
+use crate::diag::{Code, Diagnostic};
+use crate::engine::{self, Candidate, Decider};
+use crate::protocol::{Body, Event, Message, Reply};
+use crate::ruleset::normalize::{fold, normalize};
+use crate::ruleset::{Expect, MatchKind, Matcher, RuleSet, RuleTest, TestInput};
+
+/// Runs every `[[test]]` and returns a `test-failed` diagnostic for each failure.
+pub fn run_tests(set: &RuleSet) -> Vec<Diagnostic> {
+    set.tests()
+        .iter()
+        .filter_map(|t| run_test(set, t).err().map(|d| *d))
+        .collect()
+}
+
+/// Finds keywords and rules that can never answer.
+///
+/// A literal keyword is sent to the engine as a message of its own. If another rule wins, and
+/// that rule would win every message the keyword matches (an exact keyword matches only itself;
+/// a prefix keyword's messages all start with it, so another prefix or a contained keyword keeps
+/// winning them; likewise a contains keyword loses all its messages to another contains keyword
+/// found in it), the keyword is shadowed. Event and `msg_type` rules are probed the same way.
+/// Regex rules are not analysed: their languages cannot be enumerated.
+pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (index, rule) in set.rules().iter().enumerate().filter(|(_, r)| r.enabled) {
+        let index = index as u32;
+        // The best candidate for a message, and this rule's own candidate there.
+        let probe = |m: &Message| {
+            let all = engine::candidates(set, m);
+            let own = all.iter().copied().find(|c| c.rule == index);
+            all.first().copied().zip(own)
+        };
+        match &rule.matcher {
+            Matcher::Exact(keywords) | Matcher::Prefix(keywords) | Matcher::Contains(keywords) => {
+                let kind = rule.matcher.kind();
+                for (i, k) in keywords.iter().enumerate() {
+                    if let Some(j) = keywords[..i]
+                        .iter()
+                        .position(|e| e.normalized == k.normalized)
+                    {
+                        out.push(
+                            Diagnostic::new(
+                                Code::Shadowed,
+                                rule.origin.location.file,
+                                k.span.clone(),
+                                format!(
+                                    "the keyword {:?} is listed twice in rule `{}`",
+                                    k.text, rule.id
+                                ),
+                            )
+                            .with_help("delete one of them")
+                            .with_related(
+                                rule.origin.location.file,
+                                keywords[j].span.clone(),
+                                "first listed here",
+                            ),
+                        );
+                        continue;
+                    }
+                    // A case-insensitive keyword matches its folded form too: it is shadowed only
+                    // if another rule takes both.
+                    let mut probes = vec![k.text.clone()];
+                    if !rule.case_sensitive {
+                        probes.push(fold(&normalize(&k.text)).into_owned());
+                    }
+                    let results: Vec<_> = probes.iter().map(|p| probe(&text_message(p))).collect();
+                    let Some(Some((w, own))) = results.first().copied() else {
+                        continue;
+                    };
+                    let always = results
+                        .iter()
+                        .all(|c| c.is_some_and(|(c, _)| c.rule == w.rule))
+                        && w.rule != index
+                        && match kind {
+                            MatchKind::Exact => true,
+                            MatchKind::Prefix => {
+                                matches!(w.kind, MatchKind::Prefix | MatchKind::Contains)
+                            }
+                            _ => w.kind == MatchKind::Contains,
+                        };
+                    if always {
+                        let what = format!(
+                            "the {} keyword {:?} of rule `{}`",
+                            kind.as_str(),
+                            k.text,
+                            rule.id
+                        );
+                        out.push(shadowed(set, own, &what, k.span.clone(), w));
+                    }
+                }
+            }
+            Matcher::Event { name, key } => {
+                let m = message(Body::Event(Event::new(name, key.as_deref())));
+                if let Some((w, own)) = probe(&m).filter(|(w, _)| w.rule != index) {
+                    let what = match key {
+                        Some(k) => format!("rule `{}` (event {name} with key {k:?})", rule.id),
+                        None => format!("rule `{}` (event {name})", rule.id),
+                    };
+                    out.push(shadowed(
+                        set,
+                        own,
+                        &what,
+                        rule.origin.location.span.clone(),
+                        w,
+                    ));
+                }
+            }
+            Matcher::MsgType(t) => {
+                if let Some((w, own)) =
+                    probe(&message(Body::of_type(t))).filter(|(w, _)| w.rule != index)
+                {
+                    let what = format!("rule `{}` (msg_type {t})", rule.id);
+                    out.push(shadowed(
+                        set,
+                        own,
+                        &what,
+                        rule.origin.location.span.clone(),
+                        w,
+                    ));
+                }
+            }
+            Matcher::Regex(_) => {}
+        }
+    }
+    out
+}
+
+/// The warning for `what`, whose candidate `lost` always loses to `winner`.
+fn shadowed(
+    set: &RuleSet,
+    lost: Candidate,
+    what: &str,
+    span: std::ops::Range<usize>,
+    winner: Candidate,
+) -> Diagnostic {
+    let (l, w) = (set.rule(lost.rule), set.rule(winner.rule));
+    let decider = winner.decided_by(&lost);
+    let because = decider.winner_phrase();
+    let item = w
+        .matcher
+        .item_text(winner.item)
+        .map(|t| format!(" {t:?}"))
+        .unwrap_or_default();
+    let help = if decider == Decider::Priority || w.priority >= l.priority {
+        format!(
+            "give rule `{}` a priority above {} (`priority = {}`) if it should answer, or delete what can never answer",
+            l.id,
+            w.priority,
+            w.priority.saturating_add(1)
+        )
+    } else {
+        "delete what can never answer, or change the rules' priorities".to_owned()
+    };
+    Diagnostic::new(
+        Code::Shadowed,
+        l.origin.location.file,
+        span,
+        format!(
+            "{what} can never answer: rule `{}` ({}, {}{item}, priority {}) always takes it ({because})",
+            w.id,
+            w.origin,
+            winner.kind.as_str(),
+            w.priority
+        ),
+    )
+    .with_help(help)
+    .with_related(w.origin.location.file, w.origin.location.span.clone(), format!("rule `{}`", w.id))
+}
+
+fn text_message(text: &str) -> Message {
+    message(Body::Text {
+        content: text.to_owned(),
+    })
+}
+
+fn message(body: Body) -> Message {
+    Message {
+        to_user: "gh_test".to_owned(),
+        from_user: "test-follower".to_owned(),
+        create_time: 0,
+        msg_id: None,
+        body,
+    }
+}
+
+/// Runs one `[[test]]` through the engine, exactly as `serve` would answer it.
+fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
+    let message = test_message(&test.input);
+    let answer = engine::respond(set, &message);
+    let actual = match (&answer.winner, &answer.reply) {
+        (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
+        (None, Some(_)) => "the fall-through to customer service (transfer)".to_owned(),
+        (None, None) => "nothing (success)".to_owned(),
+    };
+    let passed = match (&test.expect, &answer.winner, &answer.reply) {
+        (Expect::Rule(id), Some((rule, _)), _) => &rule.id == id,
+        (Expect::Transfer, None, Some(Reply::Transfer { .. })) => true,
+        (Expect::Nothing, None, None) => true,
+        _ => false,
+    };
+    let describe_input = match &test.input {
+        TestInput::Text(t) => format!("the text {t:?}"),
+        TestInput::Event { name, key: Some(k) } => format!("the event {name} with key {k:?}"),
+        TestInput::Event { name, key: None } => format!("the event {name}"),
+        TestInput::MsgType(t) => format!("a message of type {t}"),
+    };
+    let expected = match &test.expect {
+        Expect::Rule(id) => format!("rule `{id}`"),
+        Expect::Transfer => "the fall-through to customer service (transfer)".to_owned(),
+        Expect::Nothing => "nothing (success)".to_owned(),
+    };
+    let location = &test.origin.location;
+    if !passed {
+        let ranking: Vec<String> = engine::candidates(set, &message)
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let r = set.rule(c.rule);
+                let item = r
+                    .matcher
+                    .item_text(c.item)
+                    .map(|t| format!(" {t:?}"))
+                    .unwrap_or_default();
+                format!(
+                    "{}. `{}` (priority {}, {}{item})",
+                    i + 1,
+                    r.id,
+                    r.priority,
+                    c.kind.as_str()
+                )
+            })
+            .collect();
+        let help = if ranking.is_empty() {
+            "no rule matches it; check the keywords, or expect \"transfer\" / \"none\"".to_owned()
+        } else {
+            format!("the ranking was: {}", ranking.join(", "))
+        };
+        let mut d = Diagnostic::new(
+            Code::TestFailed,
+            location.file,
+            test.expect_span.clone(),
+            format!("test failed: {describe_input} should be answered by {expected}, but {actual} answered it"),
+        )
+        .with_help(help);
+        if let Some((rule, _)) = &answer.winner {
+            d = d.with_related(
+                rule.origin.location.file,
+                rule.origin.location.span.clone(),
+                format!("rule `{}`", rule.id),
+            );
+        }
+        return Err(Box::new(d));
+    }
+    if let Some(needle) = &test.reply_contains {
+        let text = answer.reply.as_ref().map(reply_text).unwrap_or_default();
+        if !text.contains(needle.as_str()) {
+            return Err(Box::new(
+                Diagnostic::new(
+                    Code::TestFailed,
+                    location.file,
+                    location.span.clone(),
+                    format!("test failed: the reply to {describe_input} does not contain {needle:?}; it is {text:?}"),
+                )
+                .with_help("fix the reply text, or the test's reply_contains"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The message a `[[test]]` describes.
+pub fn test_message(input: &TestInput) -> Message {
+    message(match input {
+        TestInput::Text(t) => Body::Text { content: t.clone() },
+        TestInput::Event { name, key } => Body::Event(Event::new(name, key.as_deref())),
+        TestInput::MsgType(t) => Body::of_type(t),
+    })
+}
+
+/// Every string a reply carries, one per line: what `reply_contains` searches.
+pub fn reply_text(reply: &Reply<'_>) -> String {
+    let parts: Vec<&str> = match reply {
+        Reply::Text { content } => vec![content],
+        Reply::Image { media_id } | Reply::Voice { media_id } => vec![media_id],
+        Reply::Video {
+            media_id,
+            title,
+            description,
+        } => [Some(media_id), title.as_ref(), description.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_ref())
+            .collect(),
+        Reply::Music {
+            title,
+            description,
+            music_url,
+            hq_music_url,
+            thumb_media_id,
+        } => [
+            title.as_ref(),
+            description.as_ref(),
+            music_url.as_ref(),
+            hq_music_url.as_ref(),
+            Some(thumb_media_id),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|c| c.as_ref())
+        .collect(),
+        Reply::News { articles } => articles
+            .iter()
+            .flat_map(|a| {
+                [
+                    Some(&a.title),
+                    a.description.as_ref(),
+                    a.url.as_ref(),
+                    a.pic_url.as_ref(),
+                ]
+            })
+            .flatten()
+            .map(|c| c.as_ref())
+            .collect(),
+        Reply::Transfer { kf_account } => kf_account.iter().map(|c| c.as_ref()).collect(),
+    };
+    parts.join("\n")
+}

@@ -1,0 +1,97 @@
+//! `replyd lint`: load rule files exactly as `serve` does, report every problem, run the
+//! `[[test]]`s, change nothing.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+
+use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
+use crate::cli::{LintArgs, LintFormat};
+use crate::diag::{Severity, render};
+use crate::load::{self, Loaded};
+
+/// Runs `lint`.
+///
+/// # Errors
+///
+/// When writing the report fails (other than a closed pipe).
+pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("rules")]
+    } else {
+        args.paths
+    };
+    let loaded = match load::load_paths(&paths) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    let errors = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .count();
+    let warnings = loaded.diagnostics.len() - errors;
+    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
+    let written = match args.format {
+        LintFormat::Human => human(&loaded, errors, warnings, failed),
+        LintFormat::Json => writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            render::json(&loaded.diagnostics, &loaded.sources)
+        ),
+        LintFormat::Github => write!(
+            std::io::stdout().lock(),
+            "{}",
+            render::github(&loaded.diagnostics, &loaded.sources)
+        ),
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(ExitCode::from(if failed { EXIT_RULE_ERRORS } else { 0 }))
+}
+
+fn human(loaded: &Loaded, errors: usize, warnings: usize, failed: bool) -> std::io::Result<()> {
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut out = StandardStream::stdout(if colour {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    });
+    render::human(&loaded.diagnostics, &loaded.sources, &mut out)?;
+    let s = loaded.summary;
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let tests = if s.rules == 0 && errors > 0 {
+        "tests not run until the errors are fixed".to_owned()
+    } else {
+        format!(
+            "{} passed of {}",
+            plural(s.tests_run - s.tests_failed, "test"),
+            s.tests_run
+        )
+    };
+    writeln!(
+        out,
+        "{}: {}, {}; {}, {}",
+        if failed { "failed" } else { "ok" },
+        plural(s.files, "file"),
+        plural(s.rules, "rule"),
+        tests,
+        if errors + warnings == 0 {
+            "no problems".to_owned()
+        } else {
+            format!(
+                "{}, {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            )
+        }
+    )
+}

@@ -1,0 +1,223 @@
+//! `replyd try`: one message against a rules directory, no server. Prints the rule that wins
+//! and why, every other candidate and why it lost, and the exact reply XML `serve` would send.
+//! (The module is not called `try`: that is a reserved word.)
+
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use super::EXIT_FAILURE;
+use crate::analysis::test_message;
+use crate::cli::{TryArgs, TryFormat};
+use crate::engine::{self, Answer, Candidate};
+use crate::load;
+use crate::protocol::{self, Body, Message, reply};
+use crate::ruleset::normalize::normalize;
+use crate::ruleset::{RuleSet, TestInput};
+
+/// Runs `try`.
+///
+/// # Errors
+///
+/// When writing the report fails (other than a closed pipe).
+pub fn run(args: TryArgs) -> anyhow::Result<ExitCode> {
+    let message = match message_of(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    let loaded = match load::load(&args.rules) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+    };
+    let Some(set) = loaded.ruleset else {
+        for d in loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity() == crate::diag::Severity::Error)
+        {
+            eprintln!("{}", d.short(&loaded.sources));
+        }
+        eprintln!(
+            "error: the rules in {} have errors, so serve would not load them; `replyd lint {}` explains each",
+            args.rules.display(),
+            args.rules.display()
+        );
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    };
+    let answer = engine::respond(&set, &message);
+    let candidates = engine::candidates(&set, &message);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let reply_xml = match &answer.reply {
+        Some(r) => reply::render(r, &message.from_user, &message.to_user, now),
+        None => "success".to_owned(),
+    };
+    let report = match args.format {
+        TryFormat::Human => human(&set, &message, &answer, &candidates, &reply_xml),
+        TryFormat::Json => json_report(&set, &message, &answer, &candidates, &reply_xml),
+    };
+    match writeln!(std::io::stdout().lock(), "{report}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
+    Ok(ExitCode::from(if answer.winner.is_some() { 0 } else { 1 }))
+}
+
+/// The message the arguments describe.
+fn message_of(args: &TryArgs) -> Result<Message, String> {
+    if let Some(path) = &args.xml {
+        let mut body = Vec::new();
+        let read = if path.as_os_str() == "-" {
+            std::io::stdin().read_to_end(&mut body)
+        } else {
+            std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut body))
+        };
+        read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        return protocol::message::parse(&body).map_err(|e| {
+            format!(
+                "{} is not a message serve would accept (it would answer 400): {e}",
+                path.display()
+            )
+        });
+    }
+    let input = match (&args.text, &args.event, &args.msg_type) {
+        (Some(t), _, _) => TestInput::Text(t.clone()),
+        (_, Some(name), _) => TestInput::Event {
+            name: name.clone(),
+            key: args.key.clone(),
+        },
+        (_, _, Some(t)) if t == "event" => {
+            return Err("--msg-type event: use --event NAME".to_owned());
+        }
+        (_, _, Some(t)) => TestInput::MsgType(t.clone()),
+        _ => return Err("give a TEXT, --event, --msg-type or --xml".to_owned()),
+    };
+    Ok(test_message(&input))
+}
+
+/// One line describing the message.
+fn describe(message: &Message) -> String {
+    match &message.body {
+        Body::Text { content } => {
+            let n = normalize(content);
+            if n == content.as_str() {
+                format!("text {content:?}")
+            } else {
+                format!("text {content:?} (normalised {n:?})")
+            }
+        }
+        Body::Event(e) => match e.key() {
+            Some(k) => format!("event {} with key {k:?}", e.name()),
+            None => format!("event {}", e.name()),
+        },
+        _ => message.msg_type().to_owned(),
+    }
+}
+
+/// `id (file:line), priority P, kind "literal"`.
+fn describe_candidate(set: &RuleSet, c: &Candidate) -> String {
+    let rule = set.rule(c.rule);
+    let item = rule
+        .matcher
+        .item_text(c.item)
+        .map(|t| format!(" {t:?}"))
+        .unwrap_or_default();
+    format!(
+        "{} ({}), priority {}, {}{item}",
+        rule.id,
+        rule.origin,
+        rule.priority,
+        c.kind.as_str()
+    )
+}
+
+fn fall_through(message: &Message) -> &'static str {
+    match message.body {
+        Body::Event(_) => "no rule answers it; an event is answered `success`",
+        _ => "no rule answers it; a user message is handed to customer service",
+    }
+}
+
+fn human(
+    set: &RuleSet,
+    message: &Message,
+    answer: &Answer<'_>,
+    candidates: &[Candidate],
+    reply_xml: &str,
+) -> String {
+    let mut out = format!("message:  {}\n", describe(message));
+    match &answer.winner {
+        Some((_, w)) => {
+            out.push_str(&format!("answered: {}\n", describe_candidate(set, w)));
+            let losers: Vec<&Candidate> = candidates.iter().filter(|c| *c != w).collect();
+            if !losers.is_empty() {
+                out.push_str("beaten:\n");
+                for c in losers {
+                    out.push_str(&format!(
+                        "  {}: {}\n",
+                        describe_candidate(set, c),
+                        w.decided_by(c).loser_phrase()
+                    ));
+                }
+            }
+        }
+        None => out.push_str(&format!("answered: nothing: {}\n", fall_through(message))),
+    }
+    let kind = answer.reply.as_ref().map_or("success", |r| r.msg_type());
+    out.push_str(&format!("reply ({kind}):\n{reply_xml}"));
+    out
+}
+
+fn json_report(
+    set: &RuleSet,
+    message: &Message,
+    answer: &Answer<'_>,
+    candidates: &[Candidate],
+    reply_xml: &str,
+) -> String {
+    let candidate = |c: &Candidate| {
+        let rule = set.rule(c.rule);
+        json!({
+            "id": rule.id,
+            "file": rule.origin.path.display().to_string(),
+            "line": rule.origin.line,
+            "priority": rule.priority,
+            "matcher": c.kind.as_str(),
+            "literal": rule.matcher.item_text(c.item),
+        })
+    };
+    let winner = answer.winner.as_ref().map(|(_, w)| w);
+    let beaten: Vec<serde_json::Value> = candidates
+        .iter()
+        .filter(|c| Some(*c) != winner)
+        .map(|c| {
+            let mut v = candidate(c);
+            if let (Some(w), Some(obj)) = (winner, v.as_object_mut()) {
+                obj.insert("lost_because".into(), json!(w.decided_by(c).loser_phrase()));
+            }
+            v
+        })
+        .collect();
+    let (text, event, key) = match &message.body {
+        Body::Text { content } => (Some(content.as_str()), None, None),
+        Body::Event(e) => (None, Some(e.name()), e.key()),
+        _ => (None, None, None),
+    };
+    let v = json!({
+        "message": { "msg_type": message.msg_type(), "text": text, "event": event, "key": key },
+        "winner": winner.map(candidate),
+        "beaten": beaten,
+        "fall_through": winner.is_none().then(|| if message.event().is_some() { "success" } else { "transfer" }),
+        "reply": reply_xml,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
