@@ -23,6 +23,8 @@ pub const DEFAULT_PATH: &str = "/wechat";
 pub const DEFAULT_RULES: &str = "rules";
 /// Default cap on a request body: WeChat's messages are a few KiB (PROTOCOL.md §6).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default time a change to the rules must stay quiet before it is loaded.
+pub const DEFAULT_RELOAD_SETTLE_MS: u64 = 500;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub encoding_aes_key: Option<Secret>,
     /// Largest request body accepted; bigger ones get 413.
     pub max_body_bytes: usize,
+    /// How long the rules directory must be quiet after a change before it is reloaded.
+    pub reload_settle: std::time::Duration,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -127,6 +131,7 @@ struct FileConfig {
     app_id: Option<String>,
     encoding_aes_key: Option<String>,
     max_body_bytes: Option<usize>,
+    reload_settle_ms: Option<u64>,
 }
 
 impl Config {
@@ -229,6 +234,27 @@ impl Config {
                 reason: "expected a number of bytes, at least 1024".into(),
             })?;
 
+        let (settle_key, settle) = pick(
+            [
+                ("REPLYD_RELOAD_SETTLE_MS", env("REPLYD_RELOAD_SETTLE_MS")),
+                (
+                    "reload_settle_ms",
+                    file.reload_settle_ms.map(|n| n.to_string()),
+                ),
+            ],
+            &DEFAULT_RELOAD_SETTLE_MS.to_string(),
+        );
+        let reload_settle = settle
+            .parse()
+            .ok()
+            .filter(|&ms: &u64| (10..=600_000).contains(&ms))
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(|| ConfigError::Value {
+                key: settle_key.into(),
+                value: settle.clone(),
+                reason: "expected milliseconds between 10 and 600000".into(),
+            })?;
+
         Ok(Config {
             listen,
             path,
@@ -237,6 +263,7 @@ impl Config {
             app_id,
             encoding_aes_key,
             max_body_bytes,
+            reload_settle,
             file: file_path,
         })
     }

@@ -13,6 +13,9 @@
 //! - [`engine`]: which rule answers a message, and with what reply. No IO.
 //! - [`analysis`]: checks that need the engine: `[[test]]` entries and shadowed keywords.
 //! - [`load`]: the one loader every caller uses: read the directory, compile, analyse, test.
+//! - [`state`]: the rule set being served (behind an `ArcSwap`) and the last reload's outcome.
+//! - [`reload`]: watch the rules directory, load again when a change settles, swap or keep.
+//! - [`git`]: the commit of the rules checkout, for `/healthz`.
 //! - [`config`]: `replyd.toml`, environment and flags, resolved.
 //! - [`server`]: the HTTP front: signature, body limits, status codes.
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
@@ -23,7 +26,10 @@ pub mod commands;
 pub mod config;
 pub mod diag;
 pub mod engine;
+pub mod git;
 pub mod load;
 pub mod protocol;
+pub mod reload;
 pub mod ruleset;
 pub mod server;
+pub mod state;

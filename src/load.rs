@@ -25,6 +25,20 @@ pub struct Loaded {
     pub summary: Summary,
 }
 
+impl Loaded {
+    /// Logs every diagnostic in the one-line `file:line:col` form: errors at `error`, warnings
+    /// at `warn`.
+    pub fn log_diagnostics(&self) {
+        for d in &self.diagnostics {
+            let line = d.short(&self.sources);
+            match d.severity() {
+                crate::diag::Severity::Error => tracing::error!("{line}"),
+                crate::diag::Severity::Warning => tracing::warn!("{line}"),
+            }
+        }
+    }
+}
+
 /// What a load looked at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {

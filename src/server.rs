@@ -16,7 +16,6 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use arc_swap::ArcSwap;
 use bytes::{Buf, BytesMut};
 use futures_util::{Stream, StreamExt};
 use tracing::{debug, info, warn};
@@ -27,24 +26,13 @@ use warp::reply::{Reply as _, Response};
 use crate::config::Secret;
 use crate::engine;
 use crate::protocol::{self, reply, signature};
-use crate::ruleset::RuleSet;
+use crate::state::{Outcome, Rules};
 
-/// A rule set as it is served: the set, and when and how it was loaded.
-#[derive(Debug)]
-pub struct Served {
-    /// The rules.
-    pub ruleset: RuleSet,
-    /// When the set was loaded (for `/healthz`).
-    pub loaded_at: SystemTime,
-    /// 1 for the set loaded at start-up, incremented by every reload that is applied.
-    pub generation: u64,
-}
-
-/// What the handlers share: the settings, and the served rule set behind an `ArcSwap`.
+/// What the handlers share: the settings, and the served rules.
 #[derive(Debug)]
 pub struct State {
-    /// The served rules; a reload stores a new `Arc`, a request loads it once.
-    pub rules: ArcSwap<Served>,
+    /// The served rules; a reload replaces them, a request loads them once.
+    pub rules: Arc<Rules>,
     /// The token that signs requests.
     pub token: Secret,
     /// The webhook's URL path.
@@ -247,24 +235,48 @@ where
     Ok(buf)
 }
 
+/// `/healthz`: the set being served and the last reload. 200 while the files on disk are what
+/// is served; 503 when the last reload failed (replyd still answers WeChat from the last good
+/// set, but the files say something else).
 fn healthz(state: &State) -> Response {
     let served = state.rules.load();
-    let loaded_at = served
-        .loaded_at
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let status = state.rules.status();
+    let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    let last_reload = status.last.as_ref().map(|(at, outcome)| {
+        let mut v = match outcome {
+            Outcome::Applied { generation } => {
+                serde_json::json!({ "result": "applied", "generation": generation })
+            }
+            Outcome::Rejected { errors } => {
+                serde_json::json!({ "result": "rejected", "errors": errors })
+            }
+            Outcome::Unreadable { error } => {
+                serde_json::json!({ "result": "unreadable", "errors": [error] })
+            }
+        };
+        v["at"] = time(*at).into();
+        v
+    });
     let body = serde_json::json!({
-        "status": "ok",
-        "rules": {
-            "count": served.ruleset.rules().len(),
+        "status": if status.is_failing() { "reload_failed" } else { "ok" },
+        "serving": {
+            "generation": served.generation,
+            "loaded_at": time(served.loaded_at),
+            "rules": served.ruleset.rules().len(),
             "enabled": served.ruleset.enabled_count(),
             "files": served.ruleset.files().len(),
-            "loaded_at": loaded_at,
-            "generation": served.generation,
+            "dir": state.rules.dir().display().to_string(),
+            "commit": served.commit,
         },
+        "last_reload": last_reload,
+        "failing_since": status.failing_since.map(time),
     });
     let mut r = warp::reply::json(&body).into_response();
-    *r.status_mut() = StatusCode::OK;
+    *r.status_mut() = if status.is_failing() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     r
 }
 

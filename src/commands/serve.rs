@@ -3,18 +3,18 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::diag::Severity;
-use crate::load::{self, Loaded};
-use crate::server::{self, Served, State};
+use crate::load;
+use crate::reload::Reloader;
+use crate::server::{self, State};
+use crate::state::Rules;
 
 /// Runs the daemon.
 ///
@@ -37,8 +37,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &config.file {
         info!(config = %file.display(), "configuration read");
     }
-    let loaded = load::load(&config.rules).with_context(|| "cannot load the rules".to_owned())?;
-    log_diagnostics(&loaded);
+    // Absolute, so that logs, /healthz and the watcher all name the same directory.
+    let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
+    let loaded = load::load(&dir).with_context(|| "cannot load the rules".to_owned())?;
+    loaded.log_diagnostics();
     let Some(ruleset) = loaded.ruleset else {
         let errors = loaded
             .diagnostics
@@ -66,12 +68,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ruleset.rules().len(),
         ruleset.files().len()
     );
+    let commit = crate::git::head_commit(&dir);
+    let rules = Arc::new(Rules::new(dir, ruleset, commit));
     let state = Arc::new(State {
-        rules: ArcSwap::from_pointee(Served {
-            ruleset,
-            loaded_at: SystemTime::now(),
-            generation: 1,
-        }),
+        rules: rules.clone(),
         token: config.token.clone(),
         path: config.path.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -82,6 +82,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let reloader = Arc::new(Reloader::start(rules, config.reload_settle));
+        spawn_sighup(reloader.clone());
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -94,20 +96,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .graceful(shutdown_signal())
             .run()
             .await;
+        drop(reloader);
         info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Logs every diagnostic of a load in the one-line `file:line:col` form.
-fn log_diagnostics(loaded: &Loaded) {
-    for d in &loaded.diagnostics {
-        let line = d.short(&loaded.sources);
-        match d.severity() {
-            Severity::Error => error!("{line}"),
-            Severity::Warning => warn!("{line}"),
+/// SIGHUP reloads the rules now.
+fn spawn_sighup(reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot listen for SIGHUP: {e}");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            info!("SIGHUP received, reloading the rules");
+            reloader.trigger();
         }
-    }
+    });
+    #[cfg(not(unix))]
+    drop(reloader);
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -120,6 +120,11 @@ impl Daemon {
         Daemon { child, addr, log }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the daemon logged so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log lock").clone()

@@ -1,0 +1,218 @@
+//! Reload figures for the closing note and the README (a benchmark, not a test):
+//!
+//! 1. latency: from a rule file's rename into place until the daemon answers with the new rule,
+//!    over 100 changes (median and worst);
+//! 2. a load run: client threads posting signed messages as fast as they can while the rules are
+//!    reloaded 100 times; every answer must be 200 and come wholly from one generation, and no
+//!    client may ever see an older generation after a newer one.
+//!
+//! Run: `cargo bench --bench reload` (release build of the real daemon on 127.0.0.1).
+//! Options after `--`: `--settle-ms N` (default 100), `--clients N` (default 8).
+
+#[path = "../tests/it/util.rs"]
+#[allow(dead_code)]
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use util::{Project, TOKEN, signed_query, text_message};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (settle_ms, clients) = (opt("--settle-ms", 100), opt("--clients", 8) as usize);
+
+    let p = Project::new(&format!("reload_settle_ms = {settle_ms}"));
+    // A realistic set beside the rule that changes: the shipped rules.
+    for entry in std::fs::read_dir(util::repo().join("rules")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(
+            &path,
+            p.dir.path().join("rules").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let file = p.dir.path().join("rules/ping.toml");
+    let write_version = |v: u64| {
+        let tmp = p.dir.path().join("rules/.ping.toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!("[[rule]]\nid = \"ping\"\nmatch.exact = \"ping\"\nreply.text = \"v{v}\"\n"),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+    };
+    write_version(0);
+    let d = p.start();
+    println!(
+        "replyd reload benchmark: settle {settle_ms} ms, {clients} clients, shipped rules + 1"
+    );
+
+    // 1. Latency.
+    let mut client = Client::connect(d.addr);
+    let mut latencies = Vec::new();
+    for v in 1..=100 {
+        let start = Instant::now();
+        write_version(v);
+        let want = format!("v{v}");
+        while client.ask("ping") != want {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "version {v} never landed"
+            );
+        }
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "latency over 100 changes: median {:.1} ms, worst {:.1} ms (best {:.1} ms; the settle time is {settle_ms} ms of it)",
+        ms(latencies[49]),
+        ms(latencies[99]),
+        ms(latencies[0]),
+    );
+
+    // 2. Load during 100 reloads.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, wrong) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (stop, ok, failed, wrong, addr) = (
+                stop.clone(),
+                ok.clone(),
+                failed.clone(),
+                wrong.clone(),
+                d.addr,
+            );
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                let mut newest = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match c.try_ask("ping") {
+                        Some(answer) => {
+                            match answer.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()) {
+                                Some(n) if n >= newest => {
+                                    newest = n;
+                                    ok.fetch_add(1, Ordering::Relaxed);
+                                }
+                                _ => {
+                                    wrong.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        None => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            c = Client::connect(addr);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for v in 101..=200 {
+        write_version(v);
+        let want = format!("v{v}");
+        while client.ask("ping") != want {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "version {v} never landed"
+            );
+        }
+    }
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let (ok, failed, wrong) = (
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        wrong.load(Ordering::Relaxed),
+    );
+    println!(
+        "load during 100 reloads: {} requests in {:.1} s ({:.0}/s) by {clients} clients: {ok} answered, {failed} failed, {wrong} wrong",
+        ok + failed + wrong,
+        elapsed.as_secs_f64(),
+        (ok + failed + wrong) as f64 / elapsed.as_secs_f64(),
+    );
+    let generation = util::request(d.addr, "GET", "/healthz", &[], b"").body;
+    println!("healthz after: {generation}");
+    assert_eq!(
+        (failed, wrong),
+        (0, 0),
+        "every request must be answered, and wholly by one generation"
+    );
+}
+
+/// A keep-alive HTTP/1.1 client posting signed text messages.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).ok();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        Client {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
+        }
+    }
+
+    fn ask(&mut self, text: &str) -> String {
+        self.try_ask(text).expect("an answer")
+    }
+
+    /// The reply's Content, or `None` when the request failed in any way.
+    fn try_ask(&mut self, text: &str) -> Option<String> {
+        let body = text_message(text);
+        let head = format!(
+            "POST /wechat?{} HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n",
+            signed_query(TOKEN),
+            body.len()
+        );
+        self.writer.write_all(head.as_bytes()).ok()?;
+        self.writer.write_all(body.as_bytes()).ok()?;
+        let mut status = String::new();
+        self.reader.read_line(&mut status).ok()?;
+        if !status.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).ok()?;
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().ok()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).ok()?;
+        let body = String::from_utf8(body).ok()?;
+        let start = body.find("<Content><![CDATA[")? + "<Content><![CDATA[".len();
+        let end = body[start..].find("]]>")? + start;
+        Some(body[start..end].to_owned())
+    }
+}

@@ -1,0 +1,320 @@
+//! Hot reload: watch the rules directory, wait for a change to settle, load the whole set again
+//! with the same loader as start-up, and serve it only if it has no error.
+//!
+//! One thread does all reloads, one after the other, so that two loads never race and a slow
+//! load never holds up a request. It waits for triggers on a channel:
+//!
+//! - file-system events from `notify`, on the rules directory (recursively) and on its parent
+//!   (so that a symlink switched to a new release, or the directory removed and created again,
+//!   is seen even though nothing inside the old target changed);
+//! - SIGHUP, or anything else that calls [`Reloader::trigger`]: reload now.
+//!
+//! A change *settles* when no relevant event has arrived for the settle time: a `git pull` that
+//! writes 30 files, or an editor that writes a temporary file and renames it, leads to one load
+//! of the final state. The settle is one quiet period over the whole directory, not a
+//! per-file debounce: a per-file debouncer (notify-debouncer-full) releases the first files of a
+//! `git checkout` while the last are still being written.
+//!
+//! Before each load the watches are set up again, so that the recursive watch follows the
+//! directory the rules path now points to.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tracing::{debug, error, info, warn};
+
+use crate::git;
+use crate::load;
+use crate::state::{Outcome, Rules};
+
+/// Why the reload thread wakes up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// Something changed on disk: wait for it to settle, then reload.
+    Changed,
+    /// Reload now (SIGHUP).
+    Now,
+    /// Stop the thread.
+    Stop,
+}
+
+/// The running reloader. Dropping it stops the watching and the thread.
+#[derive(Debug)]
+pub struct Reloader {
+    trigger: Sender<Trigger>,
+}
+
+impl Reloader {
+    /// Starts watching `rules.dir()` and reloading into `rules`. When the watch cannot be set
+    /// up (no inotify, too many watches), reloading still works on [`Reloader::trigger`].
+    pub fn start(rules: Arc<Rules>, settle: Duration) -> Reloader {
+        let (tx, rx) = mpsc::channel();
+        let dir = rules.dir().to_owned();
+        let watches = Watches::new(&dir, tx.clone());
+        let thread_tx = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("replyd-reload".into())
+            .spawn(move || run(&rules, rx, watches, settle, &thread_tx));
+        if let Err(e) = spawned {
+            error!("cannot start the reload thread: {e}; the rules will not be reloaded");
+        }
+        Reloader { trigger: tx }
+    }
+
+    /// Asks for a reload now, without waiting for the settle time.
+    pub fn trigger(&self) {
+        let _ = self.trigger.send(Trigger::Now);
+    }
+}
+
+impl Drop for Reloader {
+    fn drop(&mut self) {
+        let _ = self.trigger.send(Trigger::Stop);
+    }
+}
+
+fn run(
+    rules: &Rules,
+    rx: Receiver<Trigger>,
+    mut watches: Option<Watches>,
+    settle: Duration,
+    _keep_open: &Sender<Trigger>,
+) {
+    loop {
+        let reason = match rx.recv() {
+            Ok(Trigger::Changed) => match settle_down(&rx, settle) {
+                Some(r) => r,
+                None => return,
+            },
+            Ok(Trigger::Now) => "reload requested",
+            Ok(Trigger::Stop) | Err(_) => return,
+        };
+        if let Some(w) = &mut watches {
+            w.refresh();
+        }
+        reload(rules, reason);
+    }
+}
+
+/// Waits until no change has arrived for `settle`. `None` when asked to stop.
+fn settle_down(rx: &Receiver<Trigger>, settle: Duration) -> Option<&'static str> {
+    loop {
+        match rx.recv_timeout(settle) {
+            Ok(Trigger::Changed) => {}
+            Ok(Trigger::Now) => return Some("reload requested"),
+            Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) => return Some("rule files changed"),
+        }
+    }
+}
+
+/// Loads the rules directory again and serves the result if it has no error.
+pub fn reload(rules: &Rules, reason: &str) {
+    let started = Instant::now();
+    let dir = rules.dir();
+    let serving = rules.load().generation;
+    match load::load(dir) {
+        Err(e) => {
+            warn!("{e}; still serving generation {serving}");
+            rules.reject(Outcome::Unreadable {
+                error: e.to_string(),
+            });
+        }
+        Ok(loaded) => {
+            loaded.log_diagnostics();
+            match loaded.ruleset {
+                Some(set) => {
+                    let (count, files) = (set.rules().len(), set.files().len());
+                    let generation = rules.apply(set, git::head_commit(dir));
+                    info!(
+                        generation,
+                        rules = count,
+                        files,
+                        millis = started.elapsed().as_millis() as u64,
+                        "rules reloaded ({reason})"
+                    );
+                }
+                None => {
+                    let errors: Vec<String> = loaded
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.severity() == crate::diag::Severity::Error)
+                        .map(|d| d.short(&loaded.sources))
+                        .collect();
+                    error!(
+                        "reload rejected ({reason}): the rules have {} error(s); still serving generation {serving}",
+                        errors.len()
+                    );
+                    rules.reject(Outcome::Rejected { errors });
+                }
+            }
+        }
+    }
+}
+
+/// The `notify` watches: the rules directory, recursively, and the entry for it in its parent.
+struct Watches {
+    watcher: RecommendedWatcher,
+    dir: PathBuf,
+    dir_watched: bool,
+}
+
+impl std::fmt::Debug for Watches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watches").field("dir", &self.dir).finish()
+    }
+}
+
+impl Watches {
+    fn new(dir: &Path, tx: Sender<Trigger>) -> Option<Watches> {
+        let watched = dir.to_owned();
+        let handler = move |res: notify::Result<Event>| match res {
+            Ok(event) if relevant(&event, &watched) => {
+                debug!(?event, "rules directory changed");
+                let _ = tx.send(Trigger::Changed);
+            }
+            Ok(_) => {}
+            Err(e) => warn!("watching the rules directory: {e}"),
+        };
+        let mut watcher = match notify::recommended_watcher(handler) {
+            Ok(w) => w,
+            Err(e) => {
+                warn!("cannot watch the rules directory ({e}); reload with SIGHUP");
+                return None;
+            }
+        };
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        if let Err(e) = watcher.watch(&parent, RecursiveMode::NonRecursive) {
+            warn!(
+                "cannot watch {} ({e}); a switched symlink or a re-created rules directory needs SIGHUP",
+                parent.display()
+            );
+        }
+        let mut w = Watches {
+            watcher,
+            dir: dir.to_owned(),
+            dir_watched: false,
+        };
+        w.refresh();
+        Some(w)
+    }
+
+    /// Watches the directory the rules path points to now.
+    fn refresh(&mut self) {
+        if self.dir_watched {
+            let _ = self.watcher.unwatch(&self.dir);
+        }
+        self.dir_watched = match self.watcher.watch(&self.dir, RecursiveMode::Recursive) {
+            Ok(()) => true,
+            Err(e) => {
+                warn!("cannot watch {}: {e}", self.dir.display());
+                false
+            }
+        };
+    }
+}
+
+/// Whether an event can change the rule set: a change to a rule file or a directory under the
+/// rules directory `dir`, or to the rules directory's own entry in its parent. Reads (access
+/// events) and metadata changes are not, nor hidden files (editor swap files, `.git`), backups
+/// (`~`), files of other types, and anything else in the parent directory.
+fn relevant(event: &Event, dir: &Path) -> bool {
+    match event.kind {
+        EventKind::Access(_) | EventKind::Modify(notify::event::ModifyKind::Metadata(_)) => {
+            return false;
+        }
+        _ => {}
+    }
+    event.paths.iter().any(|p| {
+        if p.parent() == dir.parent() && p.file_name() == dir.file_name() {
+            return true;
+        }
+        let Ok(inside) = p.strip_prefix(dir) else {
+            return false;
+        };
+        let hidden = inside
+            .components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let other_type = p.extension().is_some_and(|x| x != "toml");
+        !hidden && !name.ends_with('~') && !other_type
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, MetadataKind, ModifyKind, RemoveKind, RenameMode};
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn which_events_matter() {
+        let rules = Path::new("/srv/rules");
+        let modify = EventKind::Modify(ModifyKind::Any);
+        // (event, relevant)
+        let cases = [
+            (event(modify, "/srv/rules/a.toml"), true),
+            (
+                event(EventKind::Create(CreateKind::File), "/srv/rules/sub/b.toml"),
+                true,
+            ),
+            (
+                event(EventKind::Remove(RemoveKind::Folder), "/srv/rules/sub"),
+                true,
+            ),
+            (
+                event(
+                    EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                    "/srv/rules/a.toml",
+                ),
+                true,
+            ),
+            (
+                event(EventKind::Create(CreateKind::Any), "/srv/rules"),
+                true,
+            ),
+            (event(modify, "/srv/rules/.a.toml.swp"), false),
+            (event(modify, "/srv/rules/.git/index"), false),
+            (event(modify, "/srv/rules/a.toml~"), false),
+            (event(modify, "/srv/rules/README.md"), false),
+            (event(modify, "/srv/replyd.toml"), false),
+            (
+                event(EventKind::Create(CreateKind::Folder), "/srv/releases"),
+                false,
+            ),
+            (
+                event(
+                    EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+                    "/srv/rules",
+                ),
+                true,
+            ),
+            (
+                event(EventKind::Access(AccessKind::Any), "/srv/rules/a.toml"),
+                false,
+            ),
+            (
+                event(
+                    EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+                    "/srv/rules/a.toml",
+                ),
+                false,
+            ),
+        ];
+        for (e, expected) in cases {
+            assert_eq!(relevant(&e, rules), expected, "{e:?}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The rules being served, shared by the HTTP handlers (which read) and the reloader (which
+//! writes).
+//!
+//! The served set sits in an `ArcSwap`: a request loads it once and answers wholly from that
+//! set, lock-free, while a reload may store a new one at any moment. Only [`Rules::apply`]
+//! stores a set, and only the reload thread (and start-up) calls it, so generations increase one
+//! by one. The outcome of the last reload is kept beside it for `/healthz`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arc_swap::{ArcSwap, Guard};
+
+use crate::ruleset::RuleSet;
+
+/// A rule set as it is served: the set, and when and from what it was loaded.
+#[derive(Debug)]
+pub struct Served {
+    /// The rules.
+    pub ruleset: RuleSet,
+    /// When the set was loaded.
+    pub loaded_at: SystemTime,
+    /// 1 for the set loaded at start-up, one more for every reload applied.
+    pub generation: u64,
+    /// The git commit of the rules directory, when it is in a git checkout.
+    pub commit: Option<String>,
+}
+
+/// How the last reload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new set is being served.
+    Applied {
+        /// Its generation.
+        generation: u64,
+    },
+    /// The files have errors; the previous set is still served.
+    Rejected {
+        /// Each error in the `file:line:col: error[code]: message` form.
+        errors: Vec<String>,
+    },
+    /// The rules directory could not be read (removed, permissions); the previous set is still
+    /// served.
+    Unreadable {
+        /// Why.
+        error: String,
+    },
+}
+
+/// The last reload, for `/healthz` and `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// When the last reload finished, and how; `None` before the first.
+    pub last: Option<(SystemTime, Outcome)>,
+    /// When reloads started failing, if the last one failed.
+    pub failing_since: Option<SystemTime>,
+}
+
+impl ReloadStatus {
+    /// Whether the last reload failed (the daemon serves an older set than the files say).
+    pub fn is_failing(&self) -> bool {
+        self.failing_since.is_some()
+    }
+}
+
+/// The served rule set and the reload status.
+#[derive(Debug)]
+pub struct Rules {
+    dir: PathBuf,
+    current: ArcSwap<Served>,
+    status: ArcSwap<ReloadStatus>,
+}
+
+impl Rules {
+    /// Starts serving the set loaded at start-up (generation 1) from `dir`.
+    pub fn new(dir: PathBuf, ruleset: RuleSet, commit: Option<String>) -> Rules {
+        Rules {
+            dir,
+            current: ArcSwap::from_pointee(Served {
+                ruleset,
+                loaded_at: SystemTime::now(),
+                generation: 1,
+                commit,
+            }),
+            status: ArcSwap::from_pointee(ReloadStatus::default()),
+        }
+    }
+
+    /// The rules directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The set to answer one request with. Load it once per request, and do not hold the guard
+    /// across an `.await`.
+    pub fn load(&self) -> Guard<Arc<Served>> {
+        self.current.load()
+    }
+
+    /// The outcome of the last reload.
+    pub fn status(&self) -> Arc<ReloadStatus> {
+        self.status.load_full()
+    }
+
+    /// Serves a new set, atomically, and records the success. Returns its generation.
+    pub fn apply(&self, ruleset: RuleSet, commit: Option<String>) -> u64 {
+        let generation = self.current.load().generation + 1;
+        let old = self.current.swap(Arc::new(Served {
+            ruleset,
+            loaded_at: SystemTime::now(),
+            generation,
+            commit,
+        }));
+        // The old set is freed here, on the reload thread, unless a request still holds it.
+        drop(old);
+        self.status.store(Arc::new(ReloadStatus {
+            last: Some((SystemTime::now(), Outcome::Applied { generation })),
+            failing_since: None,
+        }));
+        generation
+    }
+
+    /// Records a failed reload; the served set does not change.
+    pub fn reject(&self, outcome: Outcome) {
+        let now = SystemTime::now();
+        let since = self.status.load().failing_since.unwrap_or(now);
+        self.status.store(Arc::new(ReloadStatus {
+            last: Some((now, outcome)),
+            failing_since: Some(since),
+        }));
+    }
+}
