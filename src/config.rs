@@ -10,10 +10,12 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::diag::SourceFile;
+use crate::protocol::crypto::{Cipher, Keys};
 
 /// Default address: loopback only, so that a fresh checkout exposes nothing.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -25,6 +27,10 @@ pub const DEFAULT_RULES: &str = "rules";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default time a change to the rules must stay quiet before it is loaded.
 pub const DEFAULT_RELOAD_SETTLE_MS: u64 = 500;
+/// Default time a retried message gets its first answer: WeChat retries for 15 seconds.
+pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 60;
+/// Default number of answers remembered for retries.
+pub const DEFAULT_DEDUP_CAPACITY: usize = 20_000;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
 
@@ -41,12 +47,19 @@ pub struct Config {
     pub token: Secret,
     /// The account's AppID (`wx…`): checked inside encrypted messages.
     pub app_id: Option<String>,
-    /// The console's EncodingAESKey (43 characters): enables compatible and safe mode.
-    pub encoding_aes_key: Option<Secret>,
+    /// The ciphers from the console's EncodingAESKey (and the previous one during a key
+    /// change): compatible and safe mode.
+    pub keys: Option<Keys>,
+    /// Refuse plaintext messages (403): safe mode only.
+    pub require_encryption: bool,
     /// Largest request body accepted; bigger ones get 413.
     pub max_body_bytes: usize,
     /// How long the rules directory must be quiet after a change before it is reloaded.
-    pub reload_settle: std::time::Duration,
+    pub reload_settle: Duration,
+    /// How long a retried message gets its first answer.
+    pub dedup_window: Duration,
+    /// At most this many answers are remembered for retries.
+    pub dedup_capacity: usize,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -130,8 +143,12 @@ struct FileConfig {
     token: Option<String>,
     app_id: Option<String>,
     encoding_aes_key: Option<String>,
+    previous_encoding_aes_key: Option<String>,
+    require_encryption: Option<bool>,
     max_body_bytes: Option<usize>,
     reload_settle_ms: Option<u64>,
+    dedup_window_secs: Option<u64>,
+    dedup_capacity: Option<usize>,
 }
 
 impl Config {
@@ -199,42 +216,71 @@ impl Config {
         let app_id = env("REPLYD_APP_ID")
             .or(file.app_id)
             .filter(|a| !a.is_empty());
-        let encoding_aes_key = match env("REPLYD_AES_KEY")
-            .map(|k| ("REPLYD_AES_KEY", k))
-            .or(file.encoding_aes_key.map(|k| ("encoding_aes_key", k)))
-        {
-            Some((key, k)) if k.len() != 43 || !k.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+        let aes_key =
+            |env_key: &'static str, file_key: &'static str, file_value: Option<String>| {
+                env(env_key)
+                    .map(|k| (env_key, k))
+                    .or(file_value.map(|k| (file_key, k)))
+            };
+        let current = aes_key("REPLYD_AES_KEY", "encoding_aes_key", file.encoding_aes_key);
+        let previous = aes_key(
+            "REPLYD_PREVIOUS_AES_KEY",
+            "previous_encoding_aes_key",
+            file.previous_encoding_aes_key,
+        );
+        let keys = match (current, previous, &app_id) {
+            (None, None, _) => None,
+            (None, Some((key, _)), _) => {
                 return Err(ConfigError::Value {
                     key: key.into(),
-                    value: format!("{}…", k.chars().take(4).collect::<String>()),
-                    reason: format!(
-                        "the EncodingAESKey is 43 letters and digits; this one has {} characters",
-                        k.chars().count()
-                    ),
+                    value: "…".into(),
+                    reason: "a previous key needs the current one: set encoding_aes_key (REPLYD_AES_KEY) too".into(),
                 });
             }
-            Some((_, k)) => Some(Secret(k)),
-            None => None,
+            (Some((key, _)), _, None) => {
+                return Err(ConfigError::Value {
+                    key: key.into(),
+                    value: "…".into(),
+                    reason: "encrypted messages carry the AppID: set app_id (REPLYD_APP_ID) to the account's AppID (wx…)".into(),
+                });
+            }
+            (Some(current), previous, Some(app_id)) => Some(Keys {
+                current: cipher(current, app_id)?,
+                previous: previous.map(|p| cipher(p, app_id)).transpose()?,
+            }),
         };
+        let require_encryption = match env("REPLYD_REQUIRE_ENCRYPTION") {
+            Some(v) => match v.as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Value {
+                        key: "REPLYD_REQUIRE_ENCRYPTION".into(),
+                        value: v,
+                        reason: "expected true or false".into(),
+                    });
+                }
+            },
+            None => file.require_encryption.unwrap_or(false),
+        };
+        if require_encryption && keys.is_none() {
+            return Err(ConfigError::Value {
+                key: "require_encryption".into(),
+                value: "true".into(),
+                reason: "safe mode needs encoding_aes_key and app_id".into(),
+            });
+        }
 
-        let (max_key, max) = pick(
+        let max_body_bytes = number(
             [
                 ("REPLYD_MAX_BODY_BYTES", env("REPLYD_MAX_BODY_BYTES")),
                 ("max_body_bytes", file.max_body_bytes.map(|n| n.to_string())),
             ],
-            &DEFAULT_MAX_BODY_BYTES.to_string(),
-        );
-        let max_body_bytes = max
-            .parse()
-            .ok()
-            .filter(|&n: &usize| n >= 1024)
-            .ok_or_else(|| ConfigError::Value {
-                key: max_key.into(),
-                value: max.clone(),
-                reason: "expected a number of bytes, at least 1024".into(),
-            })?;
-
-        let (settle_key, settle) = pick(
+            DEFAULT_MAX_BODY_BYTES,
+            1024..=usize::MAX,
+            "a number of bytes, at least 1024",
+        )?;
+        let reload_settle = Duration::from_millis(number(
             [
                 ("REPLYD_RELOAD_SETTLE_MS", env("REPLYD_RELOAD_SETTLE_MS")),
                 (
@@ -242,18 +288,31 @@ impl Config {
                     file.reload_settle_ms.map(|n| n.to_string()),
                 ),
             ],
-            &DEFAULT_RELOAD_SETTLE_MS.to_string(),
-        );
-        let reload_settle = settle
-            .parse()
-            .ok()
-            .filter(|&ms: &u64| (10..=600_000).contains(&ms))
-            .map(std::time::Duration::from_millis)
-            .ok_or_else(|| ConfigError::Value {
-                key: settle_key.into(),
-                value: settle.clone(),
-                reason: "expected milliseconds between 10 and 600000".into(),
-            })?;
+            DEFAULT_RELOAD_SETTLE_MS,
+            10..=600_000,
+            "milliseconds between 10 and 600000",
+        )?);
+        let dedup_window = Duration::from_secs(number(
+            [
+                ("REPLYD_DEDUP_WINDOW_SECS", env("REPLYD_DEDUP_WINDOW_SECS")),
+                (
+                    "dedup_window_secs",
+                    file.dedup_window_secs.map(|n| n.to_string()),
+                ),
+            ],
+            DEFAULT_DEDUP_WINDOW_SECS,
+            60..=86_400,
+            "seconds between 60 (WeChat retries for 15) and 86400",
+        )?);
+        let dedup_capacity = number(
+            [
+                ("REPLYD_DEDUP_CAPACITY", env("REPLYD_DEDUP_CAPACITY")),
+                ("dedup_capacity", file.dedup_capacity.map(|n| n.to_string())),
+            ],
+            DEFAULT_DEDUP_CAPACITY,
+            1..=10_000_000,
+            "a number of messages between 1 and 10000000",
+        )?;
 
         Ok(Config {
             listen,
@@ -261,12 +320,46 @@ impl Config {
             rules,
             token: Secret(token),
             app_id,
-            encoding_aes_key,
+            keys,
+            require_encryption,
             max_body_bytes,
             reload_settle,
+            dedup_window,
+            dedup_capacity,
             file: file_path,
         })
     }
+}
+
+/// A cipher from a configured key, or an error that names the setting without echoing the key.
+fn cipher((key, value): (&'static str, String), app_id: &str) -> Result<Cipher, ConfigError> {
+    Cipher::new(&value, app_id).map_err(|e| ConfigError::Value {
+        key: key.into(),
+        value: format!("{}…", value.chars().take(4).collect::<String>()),
+        reason: format!("{e}; this one has {} characters", value.chars().count()),
+    })
+}
+
+/// The first numeric value present, checked against a range; else the default.
+fn number<T>(
+    sources: [(&'static str, Option<String>); 2],
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    expected: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + ToString,
+{
+    let (key, value) = pick(sources, &default.to_string());
+    value
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::Value {
+            key: key.into(),
+            value: value.clone(),
+            reason: format!("expected {expected}"),
+        })
 }
 
 /// The first value present, with the name of where it came from; else the default.
@@ -332,7 +425,12 @@ mod tests {
         assert_eq!(c.path, DEFAULT_PATH);
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
         assert_eq!(c.token.expose(), "t");
-        assert!(c.encoding_aes_key.is_none());
+        assert!(c.keys.is_none());
+        assert!(!c.require_encryption);
+        assert_eq!(
+            c.dedup_window,
+            Duration::from_secs(DEFAULT_DEDUP_WINDOW_SECS)
+        );
     }
 
     #[test]
@@ -427,14 +525,62 @@ mod tests {
                 config: Some(path),
                 ..Overrides::default()
             },
-            env(&[("REPLYD_AES_KEY", "short")]),
+            env(&[("REPLYD_AES_KEY", "shortkey"), ("REPLYD_APP_ID", "wx1")]),
         )
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("REPLYD_AES_KEY") && !err.contains("short"),
+            err.contains("REPLYD_AES_KEY") && !err.contains("shortkey"),
             "the key must not be echoed: {err}"
         );
+    }
+
+    #[test]
+    fn safe_mode_settings_are_checked_together() {
+        let (_dir, path) = file("token = \"t\"\n");
+        let resolve = |vars: &[(&str, &str)]| {
+            Config::resolve(
+                &Overrides {
+                    config: Some(path.clone()),
+                    ..Overrides::default()
+                },
+                env(vars),
+            )
+        };
+        const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+        let c = resolve(&[
+            ("REPLYD_AES_KEY", KEY),
+            ("REPLYD_APP_ID", "wx1"),
+            ("REPLYD_REQUIRE_ENCRYPTION", "true"),
+        ])
+        .unwrap();
+        assert!(c.keys.as_ref().is_some_and(|k| k.previous.is_none()));
+        assert!(c.require_encryption);
+        let c = resolve(&[
+            ("REPLYD_AES_KEY", KEY),
+            ("REPLYD_PREVIOUS_AES_KEY", KEY),
+            ("REPLYD_APP_ID", "wx1"),
+        ])
+        .unwrap();
+        assert!(c.keys.is_some_and(|k| k.previous.is_some()));
+        let needs = |vars: &[(&str, &str)], needle: &str| {
+            let err = resolve(vars).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        };
+        needs(&[("REPLYD_AES_KEY", KEY)], "set app_id");
+        needs(
+            &[("REPLYD_PREVIOUS_AES_KEY", KEY), ("REPLYD_APP_ID", "wx1")],
+            "set encoding_aes_key",
+        );
+        needs(
+            &[("REPLYD_REQUIRE_ENCRYPTION", "true")],
+            "safe mode needs encoding_aes_key",
+        );
+        needs(
+            &[("REPLYD_REQUIRE_ENCRYPTION", "maybe")],
+            "expected true or false",
+        );
+        needs(&[("REPLYD_DEDUP_WINDOW_SECS", "5")], "seconds between 60");
     }
 
     #[test]

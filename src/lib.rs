@@ -17,13 +17,15 @@
 //! - [`reload`]: watch the rules directory, load again when a change settles, swap or keep.
 //! - [`git`]: the commit of the rules checkout, for `/healthz`.
 //! - [`config`]: `replyd.toml`, environment and flags, resolved.
-//! - [`server`]: the HTTP front: signature, body limits, status codes.
+//! - [`dedup`]: WeChat's retries get the first delivery's answer, computed once.
+//! - [`server`]: the HTTP front: signatures, safe mode, body limits, status codes.
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
 
 pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dedup;
 pub mod diag;
 pub mod engine;
 pub mod git;

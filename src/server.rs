@@ -7,7 +7,10 @@
 //! 2. parse the query, refusing duplicated signed parameters (400);
 //! 3. verify `signature` over token, timestamp and nonce (403);
 //! 4. GET: answer the `echostr`; POST: read the body up to `max_body_bytes` (413);
-//! 5. parse the XML (400), ask the engine, write the reply XML or `success`.
+//! 5. in safe and compatible mode (`encrypt_type=aes`), verify `msg_signature` (403) and
+//!    decrypt (400); with `require_encryption`, refuse plaintext (403);
+//! 6. parse the XML (400); answer from the retry cache, or ask the engine and remember the
+//!    answer; write the reply XML (encrypted again in safe mode) or `success`.
 //!
 //! Every outcome is a defined response; nothing a client sends can make a handler panic, and
 //! one request shares nothing with the next but the rule set, which is read once per request
@@ -24,8 +27,10 @@ use warp::http::{HeaderValue, Method, StatusCode, header};
 use warp::reply::{Reply as _, Response};
 
 use crate::config::Secret;
+use crate::dedup::{Answered, Dedup, Delivery};
 use crate::engine;
-use crate::protocol::{self, reply, signature};
+use crate::protocol::crypto::{self, Cipher, Keys};
+use crate::protocol::{self, Message, reply, signature};
 use crate::state::{Outcome, Rules};
 
 /// What the handlers share: the settings, and the served rules.
@@ -39,6 +44,12 @@ pub struct State {
     pub path: String,
     /// The request body cap.
     pub max_body_bytes: usize,
+    /// The ciphers of safe and compatible mode, when configured.
+    pub keys: Option<Keys>,
+    /// Refuse plaintext messages.
+    pub require_encryption: bool,
+    /// The answers retries get.
+    pub dedup: Dedup,
 }
 
 /// The whole HTTP service as one warp filter.
@@ -99,6 +110,8 @@ struct Query {
     timestamp: Option<String>,
     nonce: Option<String>,
     echostr: Option<String>,
+    encrypt_type: Option<String>,
+    msg_signature: Option<String>,
 }
 
 impl Query {
@@ -112,6 +125,8 @@ impl Query {
                 "timestamp" => &mut q.timestamp,
                 "nonce" => &mut q.nonce,
                 "echostr" => &mut q.echostr,
+                "encrypt_type" => &mut q.encrypt_type,
+                "msg_signature" => &mut q.msg_signature,
                 _ => continue,
             };
             if slot.replace(v.into_owned()).is_some() {
@@ -175,36 +190,108 @@ where
             return bad_request("the request body could not be read");
         }
     };
-    let message = match protocol::message::parse(&body) {
-        Ok(m) => m,
-        Err(e) => {
-            warn!(reason = %e, "bad message");
-            return bad_request(&e.to_string());
-        }
+    let (message, sealed_with) = match open(state, &query, &body) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
-    // One load per request: the whole answer comes from one rule set.
-    let served = state.rules.load();
-    let answer = engine::respond(&served.ruleset, &message);
-    let rule = answer.winner.as_ref().map_or("-", |(r, _)| r.id.as_str());
-    let (kind, response) = match &answer.reply {
-        Some(r) => {
-            let xml = reply::render(r, &message.from_user, &message.to_user, now_secs());
-            (r.msg_type(), xml_response(xml))
+    let (answered, delivery) = state
+        .dedup
+        .answer(&message, || answer(state, &message))
+        .await;
+    let response = if answered.body == "success" {
+        text_response(StatusCode::OK, answered.body.clone())
+    } else {
+        match sealed_with {
+            Some(cipher) => xml_response(cipher.seal(
+                &answered.body,
+                state.token.expose(),
+                now_secs(),
+                &crypto::random_nonce(),
+            )),
+            None => xml_response(answered.body.clone()),
         }
-        None => (
-            "success",
-            text_response(StatusCode::OK, "success".to_owned()),
-        ),
     };
     info!(
         msg_type = message.msg_type(),
         event = message.event().map(|e| e.name()),
-        rule,
-        reply = kind,
+        rule = answered.rule.as_deref().unwrap_or("-"),
+        reply = answered.kind,
+        retry = delivery == Delivery::Retry,
+        encrypted = sealed_with.is_some(),
         micros = started.elapsed().as_micros() as u64,
         "answered"
     );
     response
+}
+
+/// Reads the message out of the body: decrypted and checked in safe and compatible mode, as is
+/// in plaintext mode. Returns the cipher the reply must be encrypted with, if any; or the error
+/// response.
+fn open<'s>(
+    state: &'s State,
+    query: &Query,
+    body: &[u8],
+) -> Result<(Message, Option<&'s Cipher>), Box<Response>> {
+    let encrypted = query.encrypt_type.as_deref() == Some("aes");
+    let parse = |xml: &[u8]| {
+        protocol::message::parse(xml).map_err(|e| {
+            warn!(reason = %e, "bad message");
+            Box::new(bad_request(&e.to_string()))
+        })
+    };
+    match (&state.keys, encrypted) {
+        (Some(keys), true) => {
+            let encrypt = match protocol::message::encrypted_part(body) {
+                Ok(Some(e)) => e,
+                Ok(None) => return Err(Box::new(bad_request("encrypt_type=aes, but the body has no <Encrypt>"))),
+                Err(e) => return Err(Box::new(bad_request(&e.to_string()))),
+            };
+            let signed = match (&query.msg_signature, &query.timestamp, &query.nonce) {
+                (Some(s), Some(t), Some(n)) => signature::verify(s, &[state.token.expose(), t, n, &encrypt]),
+                _ => false,
+            };
+            if !signed {
+                warn!("msg_signature check failed");
+                return Err(Box::new(plain(StatusCode::FORBIDDEN, "invalid msg_signature")));
+            }
+            let (xml, cipher) = keys.decrypt(&encrypt).map_err(|e| {
+                warn!(reason = %e, "cannot decrypt the message");
+                Box::new(bad_request(&e.to_string()))
+            })?;
+            if !std::ptr::eq(cipher, &keys.current) {
+                info!("message decrypted with previous_encoding_aes_key: the console still uses the old key");
+            }
+            Ok((parse(xml.as_bytes())?, Some(cipher)))
+        }
+        (None, true) => parse(body).map(|m| (m, None)).inspect_err(|_| {
+            warn!("the message is encrypted, but no encoding_aes_key is configured: set it and app_id (or switch the console to plaintext mode)");
+        }),
+        (_, false) if state.require_encryption => {
+            warn!("a plaintext message was refused: require_encryption is on");
+            Err(Box::new(plain(StatusCode::FORBIDDEN, "plaintext messages are refused; use safe mode")))
+        }
+        (_, false) => parse(body).map(|m| (m, None)),
+    }
+}
+
+/// The plaintext answer to a message, from the rules being served now.
+fn answer(state: &State, message: &Message) -> Answered {
+    // One load per request: the whole answer comes from one rule set.
+    let served = state.rules.load();
+    let answer = engine::respond(&served.ruleset, message);
+    let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
+    match &answer.reply {
+        Some(r) => Answered {
+            body: reply::render(r, &message.from_user, &message.to_user, now_secs()),
+            rule,
+            kind: r.msg_type(),
+        },
+        None => Answered {
+            body: "success".to_owned(),
+            rule,
+            kind: "success",
+        },
+    }
 }
 
 enum BodyError {

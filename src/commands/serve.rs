@@ -10,6 +10,7 @@ use tracing::{error, info};
 use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
+use crate::dedup::Dedup;
 use crate::diag::Severity;
 use crate::load;
 use crate::reload::Reloader;
@@ -75,7 +76,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         token: config.token.clone(),
         path: config.path.clone(),
         max_body_bytes: config.max_body_bytes,
+        keys: config.keys.clone(),
+        require_encryption: config.require_encryption,
+        dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
     });
+    if config.keys.is_some() {
+        info!(
+            require_encryption = config.require_encryption,
+            "safe and compatible mode are on{}",
+            if config.require_encryption {
+                "; plaintext messages are refused"
+            } else {
+                ""
+            }
+        );
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -321,6 +321,25 @@ pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
     Message::from_wire(wire)
 }
 
+/// The `Encrypt` element of an encrypted (safe or compatible mode) body, if it has one.
+///
+/// # Errors
+///
+/// The same as [`parse`] for a body that is not UTF-8, not XML, has a DOCTYPE or a root other
+/// than `<xml>`.
+pub fn encrypted_part(body: &[u8]) -> Result<Option<String>, ParseError> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(rename = "Encrypt")]
+        encrypt: Option<String>,
+    }
+    let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
+    check_prologue(text)?;
+    let envelope: Envelope =
+        quick_xml::de::from_str(text).map_err(|e| ParseError::Xml(e.to_string()))?;
+    Ok(envelope.encrypt.filter(|e| !e.trim().is_empty()))
+}
+
 /// Looks at everything before the root element: refuses a DOCTYPE, requires `<xml>`.
 fn check_prologue(text: &str) -> Result<(), ParseError> {
     let mut reader = quick_xml::Reader::from_str(text);
@@ -640,6 +659,24 @@ mod tests {
             assert_eq!(m.event(), Some(expected), "{file}");
             assert_eq!(m.msg_id, None, "{file}");
         }
+    }
+
+    #[test]
+    fn encrypted_bodies_give_their_encrypt_element() {
+        let read = |name: &str| {
+            let path = format!(
+                "{}/tests/fixtures/messages/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            encrypted_part(&std::fs::read(path).unwrap()).unwrap()
+        };
+        assert!(read("encrypted_safe_mode.xml").is_some_and(|e| e.starts_with("rTNFcsut4LfG")));
+        assert!(read("encrypted_compat_mode.xml").is_some_and(|e| e.starts_with("hyzAe4OzmOMb")));
+        assert_eq!(read("text.xml"), None);
+        assert_eq!(
+            encrypted_part(b"<html/>"),
+            Err(ParseError::WrongRoot("html".into()))
+        );
     }
 
     #[test]

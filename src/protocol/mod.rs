@@ -1,10 +1,11 @@
-//! The WeChat wire format, and nothing else: XML bodies ↔ typed messages and replies, and the
-//! request signature.
+//! The WeChat wire format, and nothing else: XML bodies ↔ typed messages and replies, the
+//! request signature, and safe mode's encryption.
 //!
 //! Pure functions over bytes and strings. This module does no IO, knows nothing of HTTP, and
 //! nothing of rules: the engine decides *what* to answer, this module only says it in WeChat's
 //! words.
 
+pub mod crypto;
 pub mod message;
 pub mod reply;
 pub mod signature;

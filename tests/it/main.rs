@@ -2,5 +2,7 @@
 
 mod cli;
 mod reload;
+mod retries;
+mod safe_mode;
 mod serve;
 mod util;

@@ -162,6 +162,26 @@ impl Drop for Daemon {
     }
 }
 
+/// Safe mode: the query (with `encrypt_type=aes` and `msg_signature`) and body WeChat would post
+/// for `encrypt`.
+pub fn safe_mode_request(token: &str, encrypt: &str) -> (String, String) {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let nonce = "1320562132";
+    let sig = signature::sign(&[token, &timestamp, nonce]);
+    let msg_sig = signature::sign(&[token, &timestamp, nonce, encrypt]);
+    let query = format!(
+        "signature={sig}&timestamp={timestamp}&nonce={nonce}&openid=oFollower&encrypt_type=aes&msg_signature={msg_sig}"
+    );
+    let body = format!(
+        "<xml><ToUserName><![CDATA[gh_account]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    );
+    (query, body)
+}
+
 /// `signature=…&timestamp=…&nonce=…` for `token`, as WeChat signs it.
 pub fn signed_query(token: &str) -> String {
     let timestamp = SystemTime::now()
@@ -235,25 +255,43 @@ fn parse_response(raw: &[u8]) -> Response {
     }
 }
 
-/// A text message from the follower `oFollower` to the account `gh_account`.
+/// A number no other message of this test run has: WeChat gives every message its own `MsgId`,
+/// and a message that repeats one is a retry, answered from the retry cache.
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    1_700_000_000 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A new text message (with its own `MsgId`) from the follower `oFollower` to the account
+/// `gh_account`.
 pub fn text_message(content: &str) -> String {
+    text_message_with_id(content, unique())
+}
+
+/// A text message with a given `MsgId`: the same id again is a retry.
+pub fn text_message_with_id(content: &str, msg_id: u64) -> String {
     format!(
         "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>\
          <FromUserName><![CDATA[oFollower]]></FromUserName>\
          <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
-         <Content><![CDATA[{content}]]></Content><MsgId>6054768590064713728</MsgId></xml>"
+         <Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
     )
 }
 
-/// An event message, with an `EventKey` when `key` is given.
+/// A new event (with its own `CreateTime`), with an `EventKey` when `key` is given.
 pub fn event_message(event: &str, key: Option<&str>) -> String {
+    event_message_at(event, key, unique())
+}
+
+/// An event at a given `CreateTime`: the same follower, time, event and key again is a retry.
+pub fn event_message_at(event: &str, key: Option<&str>, create_time: u64) -> String {
     let key = key
         .map(|k| format!("<EventKey><![CDATA[{k}]]></EventKey>"))
         .unwrap_or_default();
     format!(
         "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>\
          <FromUserName><![CDATA[oFollower]]></FromUserName>\
-         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+         <CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
          <Event><![CDATA[{event}]]></Event>{key}</xml>"
     )
 }

@@ -1,0 +1,272 @@
+//! Answering WeChat's retries once.
+//!
+//! When WeChat gets no answer within 5 seconds it delivers the same message again, up to three
+//! more times (PROTOCOL.md §3.4). A retry must get exactly the reply the first delivery got, even
+//! if the rules were reloaded in between, and a retry that arrives while the first delivery is
+//! still being answered must wait for that answer rather than compute another.
+//!
+//! So the cache maps a message's identity to a `OnceCell` holding its plaintext reply. The first
+//! delivery inserts the cell and fills it; any other delivery of the same message finds the cell
+//! and waits on it (tokio's `OnceCell::get_or_init` does exactly that). The identity is the
+//! follower and `MsgId` for a user message (MsgId alone collides across followers, WxJava#333),
+//! and the follower, `CreateTime`, event and `EventKey` for an event. Entries live for the window
+//! and the cache holds at most `capacity` of them; the oldest go first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use crate::protocol::Message;
+
+/// A reply as it was first given: the plaintext body (reply XML or `success`), and what
+/// answered it, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The plaintext body: reply XML, or `success`.
+    pub body: String,
+    /// The rule that answered; `None` for the fall-through.
+    pub rule: Option<String>,
+    /// The reply's `MsgType`, or `success`.
+    pub kind: &'static str,
+}
+
+/// How an answer came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The first delivery: the engine answered it.
+    First,
+    /// A retry: answered from the cache (or by waiting for the first delivery's answer).
+    Retry,
+}
+
+/// The retry cache.
+#[derive(Debug)]
+pub struct Dedup {
+    window: Duration,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+type Cell = Arc<OnceCell<Arc<Answered>>>;
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<String, (Instant, Cell)>,
+    /// Insertion order, for expiry and the capacity cap.
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Dedup {
+    /// A cache that remembers answers for `window`, at most `capacity` of them.
+    pub fn new(window: Duration, capacity: usize) -> Dedup {
+        Dedup {
+            window,
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// The answer to `message`: computed by `answer` on the first delivery, the same one on
+    /// every retry within the window.
+    pub async fn answer(
+        &self,
+        message: &Message,
+        answer: impl FnOnce() -> Answered,
+    ) -> (Arc<Answered>, Delivery) {
+        let cell = self.cell(identity(message), Instant::now());
+        let mut delivery = Delivery::Retry;
+        let answered = cell
+            .get_or_init(|| {
+                delivery = Delivery::First;
+                std::future::ready(Arc::new(answer()))
+            })
+            .await
+            .clone();
+        (answered, delivery)
+    }
+
+    /// How many messages are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the map inconsistent (each operation is
+        // a single insert or remove), so a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cell(&self, key: String, now: Instant) -> Cell {
+        let mut inner = self.lock();
+        // Forget what is past the window, and the oldest beyond the capacity.
+        while let Some((at, _)) = inner.order.front() {
+            let expired = now.duration_since(*at) > self.window;
+            if !expired && inner.map.len() < self.capacity {
+                break;
+            }
+            if let Some((at, old)) = inner.order.pop_front()
+                && inner.map.get(&old).is_some_and(|(t, _)| *t == at)
+            {
+                inner.map.remove(&old);
+            }
+        }
+        if let Some((_, cell)) = inner.map.get(&key) {
+            return cell.clone();
+        }
+        let cell = Cell::default();
+        inner.order.push_back((now, key.clone()));
+        inner.map.insert(key, (now, cell.clone()));
+        cell
+    }
+}
+
+/// What identifies a delivery of a message, the same for every retry of it.
+fn identity(m: &Message) -> String {
+    match (&m.msg_id, m.event()) {
+        (Some(id), None) => format!("m\0{}\0{}\0{id}", m.to_user, m.from_user),
+        (_, Some(e)) => format!(
+            "e\0{}\0{}\0{}\0{}\0{}",
+            m.to_user,
+            m.from_user,
+            m.create_time,
+            e.name(),
+            e.key().unwrap_or("")
+        ),
+        (None, None) => format!(
+            "t\0{}\0{}\0{}\0{}",
+            m.to_user,
+            m.from_user,
+            m.create_time,
+            m.msg_type()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Body, Event};
+
+    fn text(from: &str, msg_id: &str) -> Message {
+        Message {
+            to_user: "gh".into(),
+            from_user: from.into(),
+            create_time: 1,
+            msg_id: Some(msg_id.into()),
+            body: Body::Text {
+                content: "x".into(),
+            },
+        }
+    }
+
+    fn event(from: &str, create_time: u64, key: &str) -> Message {
+        Message {
+            to_user: "gh".into(),
+            from_user: from.into(),
+            create_time,
+            msg_id: None,
+            body: Body::Event(Event::Click { key: key.into() }),
+        }
+    }
+
+    fn answered(body: &str) -> Answered {
+        Answered {
+            body: body.into(),
+            rule: None,
+            kind: "text",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_gets_the_first_answer() {
+        let d = Dedup::new(Duration::from_secs(60), 100);
+        let (a, first) = d.answer(&text("u1", "1"), || answered("first")).await;
+        assert_eq!((a.body.as_str(), first), ("first", Delivery::First));
+        let (a, again) = d.answer(&text("u1", "1"), || answered("second")).await;
+        assert_eq!((a.body.as_str(), again), ("first", Delivery::Retry));
+        // The same MsgId from another follower is another message.
+        let (a, other) = d.answer(&text("u2", "1"), || answered("other")).await;
+        assert_eq!((a.body.as_str(), other), ("other", Delivery::First));
+    }
+
+    #[tokio::test]
+    async fn events_are_identified_by_follower_time_name_and_key() {
+        let d = Dedup::new(Duration::from_secs(60), 100);
+        assert_eq!(
+            d.answer(&event("u", 5, "A"), || answered("1")).await.1,
+            Delivery::First
+        );
+        assert_eq!(
+            d.answer(&event("u", 5, "A"), || answered("2")).await.1,
+            Delivery::Retry
+        );
+        assert_eq!(
+            d.answer(&event("u", 6, "A"), || answered("3")).await.1,
+            Delivery::First
+        );
+        assert_eq!(
+            d.answer(&event("u", 5, "B"), || answered("4")).await.1,
+            Delivery::First
+        );
+    }
+
+    #[tokio::test]
+    async fn the_window_and_the_capacity_bound_what_is_remembered() {
+        let d = Dedup::new(Duration::from_secs(60), 3);
+        for i in 0..10 {
+            d.answer(&text("u", &i.to_string()), || answered("x")).await;
+        }
+        assert!(d.len() <= 3, "{}", d.len());
+        // The newest are kept, the oldest forgotten.
+        assert_eq!(
+            d.answer(&text("u", "9"), || answered("y")).await.1,
+            Delivery::Retry
+        );
+        assert_eq!(
+            d.answer(&text("u", "0"), || answered("y")).await.1,
+            Delivery::First
+        );
+
+        let d = Dedup::new(Duration::from_millis(0), 100);
+        d.answer(&text("u", "1"), || answered("x")).await;
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            d.answer(&text("u", "1"), || answered("y")).await.1,
+            Delivery::First
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_duplicates_are_answered_once() {
+        let d = Arc::new(Dedup::new(Duration::from_secs(60), 100));
+        let computed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (d, computed) = (d.clone(), computed.clone());
+                tokio::spawn(async move {
+                    d.answer(&text("u", "42"), || {
+                        computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        answered(&format!("answer {i}"))
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for t in tasks {
+            bodies.push(t.await.unwrap().0.body.clone());
+        }
+        assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(bodies.iter().all(|b| *b == bodies[0]), "{bodies:?}");
+    }
+}

@@ -1,0 +1,277 @@
+//! Safe mode and compatible mode end to end: the published vectors posted to the real daemon,
+//! its encrypted replies decrypted and checked, and every kind of bad input.
+
+use replyd::protocol::crypto::Cipher;
+use replyd::protocol::signature;
+
+use crate::util::{
+    Daemon, Project, TOKEN, event_message, fields, request, safe_mode_request, signed_query,
+    text_message,
+};
+
+/// The official sample's key (crypto_vectors.md V1, V2, V3).
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const OTHER_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq";
+const APP_ID: &str = "wx2c2769f8efd9abc2";
+const HELLO: &str = "[[rule]]\nid = \"hello\"\nmatch.exact = [\"hello\", \"abcdteT\"]\nreply.text = \"你好 <&> ]]> !\"\n";
+
+fn safe_daemon(extra: &str) -> (Project, Daemon) {
+    let p = Project::new(&format!(
+        "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\"\n{extra}"
+    ));
+    p.rule_file("a.toml", HELLO);
+    let d = p.start();
+    (p, d)
+}
+
+/// Posts `plaintext` encrypted with `cipher` in safe mode.
+fn post_encrypted(d: &Daemon, cipher: &Cipher, plaintext: &str) -> crate::util::Response {
+    let encrypt = cipher.encrypt_with(plaintext, b"0123456789abcdef");
+    let (query, body) = safe_mode_request(TOKEN, &encrypt);
+    request(
+        d.addr,
+        "POST",
+        &format!("/wechat?{query}"),
+        &[],
+        body.as_bytes(),
+    )
+}
+
+/// Checks the envelope's signature and decrypts it with `cipher`.
+fn open_reply(cipher: &Cipher, envelope: &str) -> String {
+    let f = fields(envelope);
+    let (encrypt, sig, ts, nonce) = (
+        &f["xml/Encrypt"],
+        &f["xml/MsgSignature"],
+        &f["xml/TimeStamp"],
+        &f["xml/Nonce"],
+    );
+    assert_eq!(
+        signature::sign(&[TOKEN, ts, nonce, encrypt]),
+        *sig,
+        "MsgSignature"
+    );
+    cipher
+        .decrypt(encrypt)
+        .expect("the reply decrypts with the key and AppID")
+}
+
+#[test]
+fn a_safe_mode_message_is_decrypted_and_its_reply_encrypted() {
+    let (_p, d) = safe_daemon("");
+    let cipher = Cipher::new(KEY, APP_ID).unwrap();
+    let r = post_encrypted(&d, &cipher, &text_message("hello"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        !r.body.contains("你好"),
+        "the reply is encrypted: {}",
+        r.body
+    );
+    let reply = fields(&open_reply(&cipher, &r.body));
+    assert_eq!(reply["xml/Content"], "你好 <&> ]]> !");
+    assert_eq!(reply["xml/ToUserName"], "oFollower");
+    // A fall-through is encrypted too; `success` stays plaintext.
+    let reply = fields(&open_reply(
+        &cipher,
+        &post_encrypted(&d, &cipher, &text_message("other")).body,
+    ));
+    assert_eq!(reply["xml/MsgType"], "transfer_customer_service");
+    let r = post_encrypted(&d, &cipher, &event_message("unsubscribe", None));
+    assert_eq!((r.status, r.body.as_str()), (200, "success"));
+}
+
+#[test]
+fn the_published_vectors_are_accepted() {
+    // V1, Tencent's sample, posted exactly as published (compatible-mode body, token spamtest).
+    let p = Project::new(&format!(
+        "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\""
+    ));
+    std::fs::write(p.config(), format!("token = \"spamtest\"\nrules = \"rules\"\napp_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
+    p.rule_file("a.toml", HELLO);
+    let d = p.start();
+    let body = std::fs::read_to_string(
+        crate::util::repo().join("tests/fixtures/messages/encrypted_compat_mode.xml"),
+    )
+    .unwrap();
+    let (ts, nonce) = ("1409735669", "1320562132");
+    let query = format!(
+        "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+        signature::sign(&["spamtest", ts, nonce])
+    );
+    let r = request(
+        d.addr,
+        "POST",
+        &format!("/wechat?{query}"),
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = fields(&r.body);
+    assert_eq!(
+        signature::sign(&[
+            "spamtest",
+            &f["xml/TimeStamp"],
+            &f["xml/Nonce"],
+            &f["xml/Encrypt"]
+        ]),
+        f["xml/MsgSignature"]
+    );
+    let reply = fields(
+        &Cipher::new(KEY, APP_ID)
+            .unwrap()
+            .decrypt(&f["xml/Encrypt"])
+            .unwrap(),
+    );
+    assert_eq!(reply["xml/ToUserName"], "oyORnuP8q7ou2gfYjqLzSIWZf0rs");
+    assert_eq!(reply["xml/FromUserName"], "gh_10f6c3c3ac5a");
+    assert_eq!(reply["xml/Content"], "你好 <&> ]]> !");
+    drop(d);
+
+    // V3, easywechat's safe-mode body (token pamtest, AppID wxb11529c136998cb6, pad byte 21).
+    let app = "wxb11529c136998cb6";
+    std::fs::write(p.config(), format!("token = \"pamtest\"\nrules = \"rules\"\napp_id = \"{app}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
+    let d = p.start();
+    let body = std::fs::read_to_string(
+        crate::util::repo().join("tests/fixtures/messages/encrypted_safe_mode.xml"),
+    )
+    .unwrap();
+    let (ts, nonce) = ("1458300676", "260774613");
+    let query = format!(
+        "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature=4f3ad57b6989f09f4eb392acce4f9e93942ed890",
+        signature::sign(&["pamtest", ts, nonce])
+    );
+    let r = request(
+        d.addr,
+        "POST",
+        &format!("/wechat?{query}"),
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let reply = fields(
+        &Cipher::new(KEY, app)
+            .unwrap()
+            .decrypt(&fields(&r.body)["xml/Encrypt"])
+            .unwrap(),
+    );
+    // The message is the text `hello`.
+    assert_eq!(reply["xml/Content"], "你好 <&> ]]> !");
+    assert_eq!(reply["xml/ToUserName"], "asdasdasdsadasd");
+}
+
+#[test]
+fn compatible_mode_keeps_plaintext_working_unless_encryption_is_required() {
+    let (_p, d) = safe_daemon("");
+    assert_eq!(
+        fields(&d.post(&text_message("hello")).body)["xml/Content"],
+        "你好 <&> ]]> !"
+    );
+
+    let (_p, d) = safe_daemon("require_encryption = true");
+    assert_eq!(d.post(&text_message("hello")).status, 403);
+    let cipher = Cipher::new(KEY, APP_ID).unwrap();
+    assert_eq!(
+        post_encrypted(&d, &cipher, &text_message("hello")).status,
+        200
+    );
+}
+
+#[test]
+fn bad_encrypted_input_gets_403_or_400() {
+    let (_p, d) = safe_daemon("");
+    let cipher = Cipher::new(KEY, APP_ID).unwrap();
+    let good = cipher.encrypt_with(&text_message("hello"), b"0123456789abcdef");
+    let post = |query: &str, body: &str| {
+        request(
+            d.addr,
+            "POST",
+            &format!("/wechat?{query}"),
+            &[],
+            body.as_bytes(),
+        )
+        .status
+    };
+    let (query, body) = safe_mode_request(TOKEN, &good);
+    assert_eq!(post(&query, &body), 200);
+
+    // msg_signature wrong, or missing.
+    let (_, body_other) = safe_mode_request(
+        TOKEN,
+        &cipher.encrypt_with(&text_message("x"), b"0123456789abcdef"),
+    );
+    assert_eq!(
+        post(&query, &body_other),
+        403,
+        "msg_signature over another Encrypt"
+    );
+    let without = query
+        .split('&')
+        .filter(|kv| !kv.starts_with("msg_signature="))
+        .collect::<Vec<_>>()
+        .join("&");
+    assert_eq!(post(&without, &body), 403);
+    // encrypt_type=aes with no <Encrypt>.
+    assert_eq!(post(&query, &text_message("hello")), 400);
+    // Each bad ciphertext, correctly signed so that only the decryption can fail.
+    let wrong_app = Cipher::new(KEY, "wxSOMEONEELSE")
+        .unwrap()
+        .encrypt_with(&text_message("hello"), b"0123456789abcdef");
+    let wrong_key = Cipher::new(OTHER_KEY, APP_ID)
+        .unwrap()
+        .encrypt_with(&text_message("hello"), b"0123456789abcdef");
+    let not_xml = cipher.encrypt_with("not xml at all", b"0123456789abcdef");
+    for (what, encrypt) in [
+        ("not base64", "%%%not-base64%%%".to_owned()),
+        (
+            "not whole blocks",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+        ),
+        ("another AppID", wrong_app),
+        ("another key", wrong_key),
+        ("not XML inside", not_xml),
+    ] {
+        let (q, b) = safe_mode_request(TOKEN, &encrypt);
+        let r = request(d.addr, "POST", &format!("/wechat?{q}"), &[], b.as_bytes());
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+    }
+    // And the daemon still answers.
+    assert_eq!(post(&query, &body), 200);
+    let log = d.wait_for_log("for AppID");
+    assert!(
+        log.contains("cannot decrypt the message") && log.contains("for AppID \"wxSOMEONEELSE\""),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_previous_key_works_during_a_key_change() {
+    let p = Project::new(&format!(
+        "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{OTHER_KEY}\"\nprevious_encoding_aes_key = \"{KEY}\""
+    ));
+    p.rule_file("a.toml", HELLO);
+    let d = p.start();
+    for key in [KEY, OTHER_KEY] {
+        let cipher = Cipher::new(key, APP_ID).unwrap();
+        let r = post_encrypted(&d, &cipher, &text_message("hello"));
+        assert_eq!(r.status, 200, "{key}: {}", r.body);
+        // The reply is encrypted with the key that the message came with.
+        assert_eq!(
+            fields(&open_reply(&cipher, &r.body))["xml/Content"],
+            "你好 <&> ]]> !"
+        );
+    }
+    assert!(d.log().contains("previous_encoding_aes_key"));
+}
+
+#[test]
+fn the_url_check_is_plaintext_in_safe_mode_too() {
+    let (_p, d) = safe_daemon("require_encryption = true");
+    let r = request(
+        d.addr,
+        "GET",
+        &format!("/wechat?{}&echostr=123", signed_query(TOKEN)),
+        &[],
+        b"",
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "123"));
+}
