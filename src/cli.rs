@@ -12,6 +12,18 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines (on stderr) are written.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// The subcommands.
@@ -28,6 +40,43 @@ pub enum Command {
     ///
     /// Exit status: 0 a rule answered, 1 no rule did (the fall-through), 2 it could not run.
     Try(TryArgs),
+    /// Play WeChat against a running daemon: sign (and in safe mode encrypt) a message, post
+    /// it, check and decrypt the reply, print it.
+    ///
+    /// Exit status: 0 the daemon answered 2xx, 1 it answered an error status, 2 it could not be
+    /// reached or the reply does not verify.
+    Send(SendArgs),
+}
+
+/// `replyd send`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event"]))]
+pub struct SendArgs {
+    /// The config file with the token (and the keys for safe mode) [default: replyd.toml in
+    /// the working directory, if there is one; REPLYD_* variables apply as for serve].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to post [default: http://LISTEN/PATH from the config].
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// A text message.
+    #[arg(value_name = "TEXT")]
+    pub text: Option<String>,
+    /// An event by name (subscribe, CLICK, …).
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+    /// The event's EventKey.
+    #[arg(long, value_name = "KEY", requires = "event")]
+    pub key: Option<String>,
+    /// The sender's OpenID.
+    #[arg(long, value_name = "OPENID", default_value = "oReplydSendTest")]
+    pub from: String,
+    /// The account's original id (ToUserName).
+    #[arg(long, value_name = "ID", default_value = "gh_replyd_send")]
+    pub to: String,
+    /// Post in plaintext even when the config has an encoding_aes_key (compatible mode).
+    #[arg(long)]
+    pub plaintext: bool,
 }
 
 /// Output format of `lint`.

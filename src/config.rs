@@ -31,6 +31,8 @@ pub const DEFAULT_RELOAD_SETTLE_MS: u64 = 500;
 pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 60;
 /// Default number of answers remembered for retries.
 pub const DEFAULT_DEDUP_CAPACITY: usize = 20_000;
+/// Default time requests in flight get to finish at shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
 
@@ -60,6 +62,12 @@ pub struct Config {
     pub dedup_window: Duration,
     /// At most this many answers are remembered for retries.
     pub dedup_capacity: usize,
+    /// A separate listener for `/healthz` and `/metrics`, off the public port.
+    pub admin_listen: Option<SocketAddr>,
+    /// Log a keyed hash of each follower's OpenID instead of the OpenID.
+    pub mask_openids: bool,
+    /// How long requests in flight may take to finish after SIGTERM or SIGINT.
+    pub shutdown_timeout: Duration,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -149,6 +157,9 @@ struct FileConfig {
     reload_settle_ms: Option<u64>,
     dedup_window_secs: Option<u64>,
     dedup_capacity: Option<usize>,
+    admin_listen: Option<String>,
+    mask_openids: Option<bool>,
+    shutdown_timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -249,20 +260,34 @@ impl Config {
                 previous: previous.map(|p| cipher(p, app_id)).transpose()?,
             }),
         };
-        let require_encryption = match env("REPLYD_REQUIRE_ENCRYPTION") {
-            Some(v) => match v.as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Value {
-                        key: "REPLYD_REQUIRE_ENCRYPTION".into(),
-                        value: v,
-                        reason: "expected true or false".into(),
-                    });
-                }
-            },
-            None => file.require_encryption.unwrap_or(false),
+        let require_encryption = flag(
+            "REPLYD_REQUIRE_ENCRYPTION",
+            env("REPLYD_REQUIRE_ENCRYPTION"),
+            file.require_encryption,
+        )?;
+        let mask_openids = flag(
+            "REPLYD_MASK_OPENIDS",
+            env("REPLYD_MASK_OPENIDS"),
+            file.mask_openids,
+        )?;
+        let admin_listen: Option<SocketAddr> = match env("REPLYD_ADMIN_LISTEN")
+            .map(|v| ("REPLYD_ADMIN_LISTEN", v))
+            .or(file.admin_listen.map(|v| ("admin_listen", v)))
+        {
+            None => None,
+            Some((key, value)) => Some(value.parse().map_err(|_| ConfigError::Value {
+                key: key.into(),
+                value: value.clone(),
+                reason: "expected an address and port such as 127.0.0.1:9090".into(),
+            })?),
         };
+        if admin_listen.is_some_and(|a: SocketAddr| a == listen && a.port() != 0) {
+            return Err(ConfigError::Value {
+                key: "admin_listen".into(),
+                value: listen.to_string(),
+                reason: "the admin listener needs an address of its own, not the public one".into(),
+            });
+        }
         if require_encryption && keys.is_none() {
             return Err(ConfigError::Value {
                 key: "require_encryption".into(),
@@ -314,6 +339,22 @@ impl Config {
             "a number of messages between 1 and 10000000",
         )?;
 
+        let shutdown_timeout = Duration::from_secs(number(
+            [
+                (
+                    "REPLYD_SHUTDOWN_TIMEOUT_SECS",
+                    env("REPLYD_SHUTDOWN_TIMEOUT_SECS"),
+                ),
+                (
+                    "shutdown_timeout_secs",
+                    file.shutdown_timeout_secs.map(|n| n.to_string()),
+                ),
+            ],
+            DEFAULT_SHUTDOWN_TIMEOUT_SECS,
+            0..=3600,
+            "seconds between 0 and 3600",
+        )?);
+
         Ok(Config {
             listen,
             path,
@@ -326,8 +367,31 @@ impl Config {
             reload_settle,
             dedup_window,
             dedup_capacity,
+            admin_listen,
+            mask_openids,
+            shutdown_timeout,
             file: file_path,
         })
+    }
+}
+
+/// A boolean setting from the environment (true/false/1/0/yes/no) or the file.
+fn flag(
+    env_key: &'static str,
+    env_value: Option<String>,
+    file_value: Option<bool>,
+) -> Result<bool, ConfigError> {
+    match env_value {
+        Some(v) => match v.as_str() {
+            "1" | "true" | "yes" => Ok(true),
+            "0" | "false" | "no" => Ok(false),
+            _ => Err(ConfigError::Value {
+                key: env_key.into(),
+                value: v,
+                reason: "expected true or false".into(),
+            }),
+        },
+        None => Ok(file_value.unwrap_or(false)),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Answered {
     pub rule: Option<String>,
     /// The reply's `MsgType`, or `success`.
     pub kind: &'static str,
+    /// For a transfer to one agent, the agent's account.
+    pub kf_account: Option<String>,
 }
 
 /// How an answer came about.
@@ -183,6 +185,7 @@ mod tests {
             body: body.into(),
             rule: None,
             kind: "text",
+            kf_account: None,
         }
     }
 

@@ -18,11 +18,14 @@
 //! - [`git`]: the commit of the rules checkout, for `/healthz`.
 //! - [`config`]: `replyd.toml`, environment and flags, resolved.
 //! - [`dedup`]: WeChat's retries get the first delivery's answer, computed once.
-//! - [`server`]: the HTTP front: signatures, safe mode, body limits, status codes.
+//! - [`metrics`]: what `/metrics` shows.
+//! - [`server`]: the HTTP front: signatures, safe mode, body limits, status codes, `/healthz`.
+//! - [`client`]: plays WeChat against a running daemon (`replyd send`).
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
 
 pub mod analysis;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod dedup;
@@ -30,6 +33,7 @@ pub mod diag;
 pub mod engine;
 pub mod git;
 pub mod load;
+pub mod metrics;
 pub mod protocol;
 pub mod reload;
 pub mod ruleset;

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, Guard};
 
+use crate::metrics::Metrics;
 use crate::ruleset::RuleSet;
 
 /// A rule set as it is served: the set, and when and from what it was loaded.
@@ -70,12 +71,22 @@ pub struct Rules {
     dir: PathBuf,
     current: ArcSwap<Served>,
     status: ArcSwap<ReloadStatus>,
+    metrics: Arc<Metrics>,
 }
 
 impl Rules {
-    /// Starts serving the set loaded at start-up (generation 1) from `dir`.
-    pub fn new(dir: PathBuf, ruleset: RuleSet, commit: Option<String>) -> Rules {
+    /// Starts serving the set loaded at start-up (generation 1) from `dir`; the rule and reload
+    /// metrics follow what is served.
+    pub fn new(
+        dir: PathBuf,
+        ruleset: RuleSet,
+        commit: Option<String>,
+        metrics: Arc<Metrics>,
+    ) -> Rules {
+        metrics.rules.set(ruleset.rules().len() as i64);
+        metrics.generation.set(1);
         Rules {
+            metrics,
             dir,
             current: ArcSwap::from_pointee(Served {
                 ruleset,
@@ -106,6 +117,7 @@ impl Rules {
     /// Serves a new set, atomically, and records the success. Returns its generation.
     pub fn apply(&self, ruleset: RuleSet, commit: Option<String>) -> u64 {
         let generation = self.current.load().generation + 1;
+        let count = ruleset.rules().len();
         let old = self.current.swap(Arc::new(Served {
             ruleset,
             loaded_at: SystemTime::now(),
@@ -114,10 +126,17 @@ impl Rules {
         }));
         // The old set is freed here, on the reload thread, unless a request still holds it.
         drop(old);
+        let now = SystemTime::now();
         self.status.store(Arc::new(ReloadStatus {
-            last: Some((SystemTime::now(), Outcome::Applied { generation })),
+            last: Some((now, Outcome::Applied { generation })),
             failing_since: None,
         }));
+        let m = &self.metrics;
+        m.reloads.with_label_values(&["applied"]).inc();
+        m.rules.set(count as i64);
+        m.generation.set(generation as i64);
+        m.last_reload_time.set(unix_seconds(now));
+        m.last_reload_success.set(1);
         generation
     }
 
@@ -125,9 +144,23 @@ impl Rules {
     pub fn reject(&self, outcome: Outcome) {
         let now = SystemTime::now();
         let since = self.status.load().failing_since.unwrap_or(now);
+        let m = &self.metrics;
+        let result = match outcome {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Unreadable { .. } => "unreadable",
+        };
+        m.reloads.with_label_values(&[result]).inc();
+        m.last_reload_time.set(unix_seconds(now));
+        m.last_reload_success.set(0);
         self.status.store(Arc::new(ReloadStatus {
             last: Some((now, outcome)),
             failing_since: Some(since),
         }));
     }
+}
+
+fn unix_seconds(t: SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

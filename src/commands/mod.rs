@@ -2,6 +2,7 @@
 //! in `main`) is anything printed, and only these functions and `main` pick exit statuses.
 
 pub mod lint;
+pub mod send;
 pub mod serve;
 pub mod try_message;
 

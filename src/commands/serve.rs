@@ -13,6 +13,7 @@ use crate::config::{Config, Overrides};
 use crate::dedup::Dedup;
 use crate::diag::Severity;
 use crate::load;
+use crate::metrics::Metrics;
 use crate::reload::Reloader;
 use crate::server::{self, State};
 use crate::state::Rules;
@@ -70,7 +71,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ruleset.files().len()
     );
     let commit = crate::git::head_commit(&dir);
-    let rules = Arc::new(Rules::new(dir, ruleset, commit));
+    let metrics = Arc::new(Metrics::new());
+    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()));
     let state = Arc::new(State {
         rules: rules.clone(),
         token: config.token.clone(),
@@ -79,6 +81,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         keys: config.keys.clone(),
         require_encryption: config.require_encryption,
         dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
+        metrics,
+        mask_openids: config.mask_openids,
+        admin_separate: config.admin_listen.is_some(),
     });
     if config.keys.is_some() {
         info!(
@@ -105,12 +110,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
+        let admin = match config.admin_listen {
+            Some(a) => {
+                let l = tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (admin_listen)"))?;
+                let bound = l.local_addr().context("cannot read the bound address")?;
+                info!("admin endpoints on http://{bound}/healthz and http://{bound}/metrics");
+                Some(l)
+            }
+            None => None,
+        };
         info!("listening on http://{addr}{}", config.path);
-        warp::serve(server::routes(state))
-            .incoming(listener)
-            .graceful(shutdown_signal())
-            .run()
-            .await;
+        server::serve(
+            state,
+            listener,
+            admin,
+            shutdown_signal(),
+            config.shutdown_timeout,
+        )
+        .await;
         drop(reloader);
         info!("stopped");
         Ok(ExitCode::SUCCESS)

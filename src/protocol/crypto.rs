@@ -61,6 +61,20 @@ pub enum DecryptError {
     AppId(String),
 }
 
+impl DecryptError {
+    /// A short, stable name for metrics (`replyd_bad_requests_total{reason=…}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecryptError::Base64 => "decrypt_base64",
+            DecryptError::Blocks(_) => "decrypt_blocks",
+            DecryptError::Padding => "decrypt_padding",
+            DecryptError::Length(_) => "decrypt_length",
+            DecryptError::NotUtf8 => "decrypt_not_utf8",
+            DecryptError::AppId(_) => "wrong_app_id",
+        }
+    }
+}
+
 /// One account's message cipher: its AES key and AppID.
 #[derive(Clone)]
 pub struct Cipher {
@@ -166,15 +180,15 @@ impl Cipher {
         STANDARD.encode(encrypted)
     }
 
+    /// Encrypts a message with a fresh random prefix; returns the base64 `Encrypt`.
+    pub fn encrypt(&self, message: &str) -> String {
+        self.encrypt_with(message, &random_prefix())
+    }
+
     /// Encrypts a reply with a fresh random prefix and wraps it in the envelope WeChat expects
     /// (`Encrypt`, `MsgSignature`, `TimeStamp`, `Nonce`).
     pub fn seal(&self, reply_xml: &str, token: &str, timestamp: u64, nonce: &str) -> String {
-        envelope(
-            &self.encrypt_with(reply_xml, &random_prefix()),
-            token,
-            timestamp,
-            nonce,
-        )
+        envelope(&self.encrypt(reply_xml), token, timestamp, nonce)
     }
 }
 

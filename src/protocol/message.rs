@@ -42,6 +42,21 @@ pub enum ParseError {
     },
 }
 
+impl ParseError {
+    /// A short, stable name for metrics (`replyd_bad_requests_total{reason=…}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::NotUtf8 => "not_utf8",
+            ParseError::Xml(_) => "not_xml",
+            ParseError::Doctype => "doctype",
+            ParseError::NoRoot => "no_root",
+            ParseError::WrongRoot(_) => "wrong_root",
+            ParseError::Missing(_) => "missing_field",
+            ParseError::NotANumber { .. } => "not_a_number",
+        }
+    }
+}
+
 /// A message or event from a follower, as WeChat posts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {

@@ -1,0 +1,64 @@
+//! The operators' endpoints: `/healthz` and `/metrics`.
+
+use std::time::SystemTime;
+
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::{Reply as _, Response};
+
+use super::State;
+use crate::state::Outcome;
+
+/// `/healthz`: the set being served and the last reload. 200 while the files on disk are what
+/// is served; 503 when the last reload failed (replyd still answers WeChat from the last good
+/// set, but the files say something else).
+pub(super) fn healthz(state: &State) -> Response {
+    let served = state.rules.load();
+    let status = state.rules.status();
+    let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    let last_reload = status.last.as_ref().map(|(at, outcome)| {
+        let mut v = match outcome {
+            Outcome::Applied { generation } => {
+                serde_json::json!({ "result": "applied", "generation": generation })
+            }
+            Outcome::Rejected { errors } => {
+                serde_json::json!({ "result": "rejected", "errors": errors })
+            }
+            Outcome::Unreadable { error } => {
+                serde_json::json!({ "result": "unreadable", "errors": [error] })
+            }
+        };
+        v["at"] = time(*at).into();
+        v
+    });
+    let body = serde_json::json!({
+        "status": if status.is_failing() { "reload_failed" } else { "ok" },
+        "serving": {
+            "generation": served.generation,
+            "loaded_at": time(served.loaded_at),
+            "rules": served.ruleset.rules().len(),
+            "enabled": served.ruleset.enabled_count(),
+            "files": served.ruleset.files().len(),
+            "dir": state.rules.dir().display().to_string(),
+            "commit": served.commit,
+        },
+        "last_reload": last_reload,
+        "failing_since": status.failing_since.map(time),
+    });
+    let mut r = warp::reply::json(&body).into_response();
+    *r.status_mut() = if status.is_failing() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    r
+}
+
+/// `/metrics`: the Prometheus text format.
+pub(super) fn metrics(state: &State) -> Response {
+    let mut r = state.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}

@@ -1,0 +1,89 @@
+//! Responses, and refusals: a request turned away with a 4xx is counted in the metrics with
+//! a stable reason, and told why in one line.
+
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::{Reply as _, Response};
+
+use crate::metrics::Metrics;
+
+/// Why a request is turned away.
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// 403: the `signature` or `msg_signature` does not verify (named by the `&str`).
+    Signature(&'static str),
+    /// 405: the path takes only these methods.
+    Method(&'static str),
+    /// Any other 4xx, with a stable reason for the metrics and a message for the client.
+    Other {
+        status: StatusCode,
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl Refusal {
+    /// 400 with a reason label and a message.
+    pub(super) fn bad(reason: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal::Other {
+            status: StatusCode::BAD_REQUEST,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// The response, counted in the metrics.
+    pub(super) fn respond(self, metrics: &Metrics) -> Response {
+        match self {
+            Refusal::Signature(which) => {
+                metrics.signature_failures.with_label_values(&[which]).inc();
+                text(StatusCode::FORBIDDEN, format!("invalid {which}\n"))
+            }
+            Refusal::Method(allow) => {
+                metrics.bad_requests.with_label_values(&["method"]).inc();
+                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                r
+            }
+            Refusal::Other {
+                status,
+                reason,
+                message,
+            } => {
+                metrics.bad_requests.with_label_values(&[reason]).inc();
+                let prefix = if status == StatusCode::BAD_REQUEST {
+                    "bad request: "
+                } else {
+                    ""
+                };
+                text(status, format!("{prefix}{message}\n"))
+            }
+        }
+    }
+}
+
+/// 200 with XML.
+pub(super) fn xml(body: String) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r
+}
+
+/// Plain text with a status.
+pub(super) fn text(status: StatusCode, body: String) -> Response {
+    let mut r = body.into_response();
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Plain text with a status, from a static string.
+pub(super) fn plain(status: StatusCode, body: &'static str) -> Response {
+    text(status, body.to_owned())
+}

@@ -1,0 +1,330 @@
+//! The WeChat endpoint: the console's URL check (GET) and messages (POST).
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Buf, BytesMut};
+use futures_util::{Stream, StreamExt};
+use sha1::Digest as _;
+use tracing::{debug, info, warn};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::State;
+use super::response::{self, Refusal};
+use crate::config::Secret;
+use crate::dedup::{Answered, Delivery};
+use crate::engine;
+use crate::protocol::crypto::{self, Cipher};
+use crate::protocol::{self, Message, Reply, reply, signature};
+
+/// The query parameters WeChat signs or sends, each at most once.
+#[derive(Debug, Default)]
+struct Query {
+    signature: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    echostr: Option<String>,
+    encrypt_type: Option<String>,
+    msg_signature: Option<String>,
+}
+
+impl Query {
+    /// Parses a query string; a signed parameter given twice is refused, since the two
+    /// copies could be read differently by a proxy and by us.
+    fn parse(raw: &str) -> Result<Query, Refusal> {
+        let mut q = Query::default();
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            let slot = match k.as_ref() {
+                "signature" => &mut q.signature,
+                "timestamp" => &mut q.timestamp,
+                "nonce" => &mut q.nonce,
+                "echostr" => &mut q.echostr,
+                "encrypt_type" => &mut q.encrypt_type,
+                "msg_signature" => &mut q.msg_signature,
+                _ => continue,
+            };
+            if slot.replace(v.into_owned()).is_some() {
+                return Err(Refusal::bad(
+                    "duplicate_parameter",
+                    format!("the query parameter `{k}` is given twice"),
+                ));
+            }
+        }
+        Ok(q)
+    }
+
+    /// Checks `signature` = sha1(sort(token, timestamp, nonce)).
+    fn check_signature(&self, token: &Secret) -> Result<(), Refusal> {
+        let ok = match (&self.signature, &self.timestamp, &self.nonce) {
+            (Some(s), Some(t), Some(n)) => signature::verify(s, &[token.expose(), t, n]),
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            warn!("signature check failed");
+            Err(Refusal::Signature("signature"))
+        }
+    }
+}
+
+/// GET: the console's URL check.
+pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
+    let checked = Query::parse(raw_query).and_then(|q| {
+        q.check_signature(&state.token)?;
+        q.echostr
+            .ok_or_else(|| Refusal::bad("no_echostr", "the URL check has no echostr"))
+    });
+    match checked {
+        Ok(echostr) => {
+            info!("URL check answered");
+            response::text(StatusCode::OK, echostr)
+        }
+        Err(refusal) => refusal.respond(&state.metrics),
+    }
+}
+
+/// POST: a message or event.
+pub(super) async fn post<S, B>(
+    state: &State,
+    raw_query: &str,
+    length: Option<u64>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let started = Instant::now();
+    let response = match answer_post(state, raw_query, length, body, started).await {
+        Ok(r) => r,
+        Err(refusal) => refusal.respond(&state.metrics),
+    };
+    state
+        .metrics
+        .latency
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn answer_post<S, B>(
+    state: &State,
+    raw_query: &str,
+    length: Option<u64>,
+    body: S,
+    started: Instant,
+) -> Result<Response, Refusal>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let query = Query::parse(raw_query)?;
+    query.check_signature(&state.token)?;
+    if length.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return Err(too_large(state.max_body_bytes));
+    }
+    let body = read_body(body, state.max_body_bytes).await?;
+    let (message, sealed_with) = open(state, &query, &body)?;
+    let (answered, delivery) = state
+        .dedup
+        .answer(&message, || answer(state, &message))
+        .await;
+    count(state, &message, &answered, delivery);
+    let response = if answered.body == "success" {
+        response::text(StatusCode::OK, answered.body.clone())
+    } else {
+        match sealed_with {
+            Some(cipher) => response::xml(cipher.seal(
+                &answered.body,
+                state.token.expose(),
+                now_secs(),
+                &crypto::random_nonce(),
+            )),
+            None => response::xml(answered.body.clone()),
+        }
+    };
+    info!(
+        from = %follower(state, &message.from_user),
+        msg_type = message.msg_type(),
+        event = message.event().map(|e| e.name()),
+        rule = answered.rule.as_deref().unwrap_or("-"),
+        reply = answered.kind,
+        retry = delivery == Delivery::Retry,
+        encrypted = sealed_with.is_some(),
+        micros = started.elapsed().as_micros() as u64,
+        "answered"
+    );
+    Ok(response)
+}
+
+/// Reads the message out of the body: decrypted and checked in safe and compatible mode, as is
+/// in plaintext mode. Returns the cipher the reply must be encrypted with, if any.
+fn open<'s>(
+    state: &'s State,
+    query: &Query,
+    body: &[u8],
+) -> Result<(Message, Option<&'s Cipher>), Refusal> {
+    let encrypted = query.encrypt_type.as_deref() == Some("aes");
+    let parse = |xml: &[u8]| {
+        protocol::message::parse(xml).map_err(|e| {
+            warn!(reason = %e, "bad message");
+            Refusal::bad(e.reason(), e.to_string())
+        })
+    };
+    match (&state.keys, encrypted) {
+        (Some(keys), true) => {
+            let encrypt = protocol::message::encrypted_part(body)
+                .map_err(|e| Refusal::bad(e.reason(), e.to_string()))?
+                .ok_or_else(|| {
+                    Refusal::bad(
+                        "no_encrypt",
+                        "encrypt_type=aes, but the body has no <Encrypt>",
+                    )
+                })?;
+            let signed = match (&query.msg_signature, &query.timestamp, &query.nonce) {
+                (Some(s), Some(t), Some(n)) => {
+                    signature::verify(s, &[state.token.expose(), t, n, &encrypt])
+                }
+                _ => false,
+            };
+            if !signed {
+                warn!("msg_signature check failed");
+                return Err(Refusal::Signature("msg_signature"));
+            }
+            let (xml, cipher) = keys.decrypt(&encrypt).map_err(|e| {
+                warn!(reason = %e, "cannot decrypt the message");
+                Refusal::bad(e.reason(), e.to_string())
+            })?;
+            if !std::ptr::eq(cipher, &keys.current) {
+                info!(
+                    "message decrypted with previous_encoding_aes_key: the console still uses the old key"
+                );
+            }
+            Ok((parse(xml.as_bytes())?, Some(cipher)))
+        }
+        (None, true) => parse(body).map(|m| (m, None)).inspect_err(|_| {
+            warn!(
+                "the message is encrypted, but no encoding_aes_key is configured: set it and app_id (or switch the console to plaintext mode)"
+            );
+        }),
+        (_, false) if state.require_encryption => {
+            warn!("a plaintext message was refused: require_encryption is on");
+            Err(Refusal::Other {
+                status: StatusCode::FORBIDDEN,
+                reason: "plaintext_refused",
+                message: "plaintext messages are refused; use safe mode".to_owned(),
+            })
+        }
+        (_, false) => parse(body).map(|m| (m, None)),
+    }
+}
+
+/// The plaintext answer to a message, from the rules being served now.
+fn answer(state: &State, message: &Message) -> Answered {
+    // One load per request: the whole answer comes from one rule set.
+    let served = state.rules.load();
+    let answer = engine::respond(&served.ruleset, message);
+    let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
+    match &answer.reply {
+        Some(r) => Answered {
+            body: reply::render(r, &message.from_user, &message.to_user, now_secs()),
+            rule,
+            kind: r.msg_type(),
+            kf_account: match r {
+                Reply::Transfer {
+                    kf_account: Some(kf),
+                } => Some(kf.to_string()),
+                _ => None,
+            },
+        },
+        None => Answered {
+            body: "success".to_owned(),
+            rule,
+            kind: "success",
+            kf_account: None,
+        },
+    }
+}
+
+/// Counts a message once: its first delivery in the message and reply metrics, a retry only
+/// as a retry.
+fn count(state: &State, message: &Message, answered: &Answered, delivery: Delivery) {
+    let m = &state.metrics;
+    if delivery == Delivery::Retry {
+        m.retries.inc();
+        return;
+    }
+    m.messages.with_label_values(&[message.msg_type()]).inc();
+    m.replies.with_label_values(&[answered.kind]).inc();
+    match &answered.rule {
+        Some(rule) => m.rule_answers.with_label_values(&[rule.as_str()]).inc(),
+        None => m
+            .fall_throughs
+            .with_label_values(&[if answered.kind == "success" {
+                "success"
+            } else {
+                "transfer"
+            }])
+            .inc(),
+    }
+    if answered.kind == "transfer_customer_service" {
+        m.transfers
+            .with_label_values(&[answered.kf_account.as_deref().unwrap_or("")])
+            .inc();
+    }
+}
+
+/// The follower as logged: the OpenID, or with `mask_openids` a keyed hash of it (the same
+/// follower gives the same hash, so log lines still correlate; without the token it cannot be
+/// turned back into the OpenID).
+fn follower(state: &State, openid: &str) -> String {
+    if state.mask_openids {
+        let mut h = sha1::Sha1::new();
+        h.update(state.token.expose().as_bytes());
+        h.update([0]);
+        h.update(openid.as_bytes());
+        format!("~{}", &hex::encode(h.finalize())[..12])
+    } else {
+        openid.to_owned()
+    }
+}
+
+fn too_large(max: usize) -> Refusal {
+    Refusal::Other {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        reason: "too_large",
+        message: format!("the body is larger than {max} bytes"),
+    }
+}
+
+/// Reads the body as it streams in, and stops as soon as it passes `max` bytes, so a client
+/// that sends (or chunks) more than that costs no more than `max` of memory.
+async fn read_body<S, B>(mut body: S, max: usize) -> Result<BytesMut, Refusal>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Unpin,
+    B: Buf,
+{
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            debug!(error = %e, "request body could not be read");
+            Refusal::bad("body_unreadable", "the request body could not be read")
+        })?;
+        if buf.len() + chunk.remaining() > max {
+            return Err(too_large(max));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(buf)
+}
+
+pub(super) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
