@@ -128,6 +128,20 @@ fn metrics_count_what_happened() {
         "every POST is timed"
     );
     assert!(m.contains_key("process_resident_memory_bytes"), "{m:#?}");
+
+    // Every metric the shipped Grafana dashboard queries exists.
+    let dashboard =
+        std::fs::read_to_string(crate::util::repo().join("examples/grafana/replyd-dashboard.json"))
+            .unwrap();
+    for name in dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("replyd_") || w.starts_with("process_"))
+    {
+        assert!(
+            m.keys().any(|k| k.starts_with(name)),
+            "the dashboard queries {name}, which /metrics lacks"
+        );
+    }
 }
 
 #[test]
