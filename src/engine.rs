@@ -102,10 +102,9 @@ pub struct Answer<'r> {
 /// Decides the answer to a message.
 pub fn respond<'r>(rules: &'r RuleSet, message: &Message) -> Answer<'r> {
     let text = text_of(message).map(Texts::new);
-    let best = candidates_inner(rules, message, text.as_ref())
-        .into_iter()
-        .max_by(Candidate::rank_cmp);
-    let Some(best) = best else {
+    let mut best = Best::default();
+    collect(rules, message, text.as_ref(), &mut best);
+    let Some(winner) = best.candidate else {
         return Answer {
             winner: None,
             reply: match message.body {
@@ -114,23 +113,19 @@ pub fn respond<'r>(rules: &'r RuleSet, message: &Message) -> Answer<'r> {
             },
         };
     };
-    let rule = rules.rule(best.rule);
-    let captures = match (&rule.matcher, &text) {
-        (Matcher::Regex(patterns), Some(t)) => patterns
-            .get(best.item as usize)
-            .and_then(|p| p.regex.captures(&t.normalized)),
-        _ => None,
-    };
+    let rule = rules.rule(winner.rule);
     Answer {
-        winner: Some((rule, best)),
-        reply: render_reply(&rule.reply, captures.as_ref()),
+        winner: Some((rule, winner)),
+        reply: render_reply(&rule.reply, best.captures.as_ref()),
     }
 }
 
 /// Every rule that matches the message, best first: what `try` shows.
 pub fn candidates(rules: &RuleSet, message: &Message) -> Vec<Candidate> {
     let text = text_of(message).map(Texts::new);
-    let mut all = candidates_inner(rules, message, text.as_ref());
+    let mut all = All(Vec::new());
+    collect(rules, message, text.as_ref(), &mut all);
+    let mut all = all.0;
     all.sort_by(|a, b| b.rank_cmp(a));
     all
 }
@@ -142,20 +137,78 @@ fn text_of(message: &Message) -> Option<&str> {
     }
 }
 
-fn candidates_inner(
+/// Where [`collect`] puts the candidates it finds.
+trait Sink<'t> {
+    /// A candidate.
+    fn push(&mut self, candidate: Candidate);
+    /// Whether a regex candidate of this priority could still matter (regexes rank below every
+    /// literal of the same priority, so against a literal winner only a higher priority can).
+    fn wants_regex(&self, priority: i64) -> bool;
+    /// A regex candidate, with the captures its match produced.
+    fn push_regex(&mut self, candidate: Candidate, captures: regex::Captures<'t>);
+}
+
+/// `respond`'s sink: only the best candidate, and its captures.
+#[derive(Default)]
+struct Best<'t> {
+    candidate: Option<Candidate>,
+    captures: Option<regex::Captures<'t>>,
+}
+
+impl<'t> Sink<'t> for Best<'t> {
+    fn push(&mut self, c: Candidate) {
+        if self
+            .candidate
+            .is_none_or(|b| c.rank_cmp(&b) == Ordering::Greater)
+        {
+            self.candidate = Some(c);
+            self.captures = None;
+        }
+    }
+
+    fn wants_regex(&self, priority: i64) -> bool {
+        self.candidate.is_none_or(|b| {
+            priority > b.priority || (priority == b.priority && b.kind == MatchKind::Regex)
+        })
+    }
+
+    fn push_regex(&mut self, c: Candidate, captures: regex::Captures<'t>) {
+        if self
+            .candidate
+            .is_none_or(|b| c.rank_cmp(&b) == Ordering::Greater)
+        {
+            self.candidate = Some(c);
+            self.captures = Some(captures);
+        }
+    }
+}
+
+/// `candidates`' sink: all of them.
+struct All(Vec<Candidate>);
+
+impl<'t> Sink<'t> for All {
+    fn push(&mut self, c: Candidate) {
+        self.0.push(c);
+    }
+
+    fn wants_regex(&self, _: i64) -> bool {
+        true
+    }
+
+    fn push_regex(&mut self, c: Candidate, _: regex::Captures<'t>) {
+        self.0.push(c);
+    }
+}
+
+/// Finds every rule that matches the message. Literal candidates come first, so that regexes
+/// that cannot outrank them are not run at all.
+fn collect<'t>(
     rules: &RuleSet,
     message: &Message,
-    text: Option<&Texts<'_>>,
-) -> Vec<Candidate> {
+    text: Option<&'t Texts<'_>>,
+    sink: &mut impl Sink<'t>,
+) {
     let index = rules.index();
-    let mut out = Vec::new();
-    let candidate = |hit: Hit, kind: MatchKind| Candidate {
-        rule: hit.rule,
-        kind,
-        item: hit.item,
-        chars: hit.chars,
-        priority: rules.rule(hit.rule).priority,
-    };
     let whole = |rule: u32, kind: MatchKind| Candidate {
         rule,
         kind,
@@ -165,50 +218,59 @@ fn candidates_inner(
     };
     match (&message.body, text) {
         (Body::Text { .. }, Some(t)) => {
-            let mut hits = Vec::new();
-            for (lookup, kind) in [
-                (
-                    crate::ruleset::Index::exact as fn(&_, &_, &mut _),
-                    MatchKind::Exact,
-                ),
-                (crate::ruleset::Index::prefix, MatchKind::Prefix),
-                (crate::ruleset::Index::contains, MatchKind::Contains),
-            ] {
-                hits.clear();
-                lookup(index, t, &mut hits);
-                out.extend(hits.iter().map(|&h| candidate(h, kind)));
-            }
-            for (rule, item) in index.regex(t) {
-                let Matcher::Regex(patterns) = &rules.rule(rule).matcher else {
-                    continue;
-                };
-                let Some(m) = patterns
-                    .get(item as usize)
-                    .and_then(|p| p.regex.find(&t.normalized))
-                else {
-                    continue;
-                };
-                let chars = m.as_str().chars().count() as u32;
-                out.push(candidate(Hit { rule, item, chars }, MatchKind::Regex));
+            let hit = |kind: MatchKind| {
+                move |h: Hit| Candidate {
+                    rule: h.rule,
+                    kind,
+                    item: h.item,
+                    chars: h.chars,
+                    priority: rules.rule(h.rule).priority,
+                }
+            };
+            index.exact(t, &mut |h| sink.push(hit(MatchKind::Exact)(h)));
+            index.prefix(t, &mut |h| sink.push(hit(MatchKind::Prefix)(h)));
+            index.contains(t, &mut |h| sink.push(hit(MatchKind::Contains)(h)));
+            // The regex set runs only when some regex could still outrank what matched.
+            if index
+                .max_regex_priority()
+                .is_some_and(|p| sink.wants_regex(p))
+            {
+                for (rule, item) in index.regex(t) {
+                    let r = rules.rule(rule);
+                    if !sink.wants_regex(r.priority) {
+                        continue;
+                    }
+                    let Matcher::Regex(patterns) = &r.matcher else {
+                        continue;
+                    };
+                    let Some(captures) = patterns
+                        .get(item as usize)
+                        .and_then(|p| p.regex.captures(&t.normalized))
+                    else {
+                        continue;
+                    };
+                    let chars = captures.get(0).map_or(0, |m| m.as_str().chars().count()) as u32;
+                    sink.push_regex(hit(MatchKind::Regex)(Hit { rule, item, chars }), captures);
+                }
             }
         }
         (Body::Event(event), _) => {
             let (keyed, any) = index.events(event.name(), event.key());
-            out.extend(keyed.iter().map(|&r| whole(r, MatchKind::EventKey)));
-            out.extend(any.iter().map(|&r| whole(r, MatchKind::Event)));
+            keyed
+                .iter()
+                .for_each(|&r| sink.push(whole(r, MatchKind::EventKey)));
+            any.iter()
+                .for_each(|&r| sink.push(whole(r, MatchKind::Event)));
         }
         (body, _) => {
             if !matches!(body, Body::Text { .. }) {
-                out.extend(
-                    index
-                        .msg_type(message.msg_type())
-                        .iter()
-                        .map(|&r| whole(r, MatchKind::MsgType)),
-                );
+                index
+                    .msg_type(message.msg_type())
+                    .iter()
+                    .for_each(|&r| sink.push(whole(r, MatchKind::MsgType)));
             }
         }
     }
-    out
 }
 
 /// Fills a rule's reply in. `None` is `reply.none`: answer `success`.
@@ -370,6 +432,17 @@ match.msg_type = "image"
 reply.image = { media_id = "m1" }
 
 [[rule]]
+id = "urgent-exact"
+match.exact = "urgent"
+reply.text = "exact"
+
+[[rule]]
+id = "urgent-regex"
+priority = 5
+match.regex = '^urg'
+reply.text = "regex"
+
+[[rule]]
 id = "off"
 enabled = false
 match.exact = "off"
@@ -447,6 +520,7 @@ reply.text = "off"
             ("订单１２３４５６", "order", "订单 123456 正在处理中 $"),
             ("订单 12", "any-order", "any"),
             ("my order", "any-order", "any"),
+            ("urgent", "urgent-regex", "regex"),
             ("off", "transfer", ""),
             ("随便聊聊", "transfer", ""),
             ("", "transfer", ""),

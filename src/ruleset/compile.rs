@@ -140,13 +140,15 @@ struct Compiler {
 struct Entry<'a> {
     file: FileId,
     src: &'a SourceFile,
+    /// The file's path, shared by every rule of the file.
+    path: &'a Arc<Path>,
     header: Range<usize>,
 }
 
 impl Entry<'_> {
     fn origin(&self) -> Origin {
         Origin {
-            path: Arc::from(self.src.path()),
+            path: self.path.clone(),
             line: self.src.line_col(self.header.start).0,
             location: Location {
                 file: self.file,
@@ -185,6 +187,7 @@ impl Compiler {
             rules: 0,
             tests: 0,
         };
+        let path: Arc<Path> = Arc::from(src.path());
         let (table, errors) = DeTable::parse_recoverable(src.text());
         if !errors.is_empty() {
             for e in errors {
@@ -237,6 +240,7 @@ impl Compiler {
                 let entry = Entry {
                     file,
                     src,
+                    path: &path,
                     header: elem.span(),
                 };
                 if is_rule {

@@ -1,0 +1,98 @@
+//! Loading figures: wall time and peak resident memory to load, check and compile generated rule
+//! sets of 10,000 and 100,000 rules with the very loader `serve` uses at start-up (and on every
+//! reload). Each size is loaded in a fresh child process, so that its peak memory is its own.
+//!
+//! Run: `cargo bench --bench load` (`-- --sizes 1000,50000` for other sizes). Goals (issue 6):
+//! 10,000 rules in under 1 s and 100 MB. With `REPLYD_LOAD_PROFILE=1` each child also times the
+//! compiler, the shadowing analysis and the index on their own.
+
+#[path = "ruleset_gen/mod.rs"]
+mod ruleset_gen;
+
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--load-child") {
+        child(&args[i + 1]);
+        return;
+    }
+    let sizes: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--sizes")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    println!("replyd load benchmark: generate, then load in a fresh process (time, peak RSS)");
+    for n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let g = ruleset_gen::generate(n);
+        let bytes: usize = g.files.iter().map(|(_, t)| t.len()).sum();
+        for (name, text) in &g.files {
+            std::fs::write(dir.path().join(name), text).expect("write rule file");
+        }
+        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args(["--load-child", dir.path().to_str().expect("UTF-8 path")])
+            .output()
+            .expect("run the child");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "{n:>7} rules ({} files, {:.1} MB of TOML): {}",
+            g.files.len(),
+            bytes as f64 / 1e6,
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+    }
+}
+
+/// Loads a directory once, as `serve` does, and prints time and memory.
+fn child(dir: &str) {
+    let before = peak_rss_kb();
+    let start = Instant::now();
+    let loaded = replyd::load::load(std::path::Path::new(dir)).expect("load");
+    let elapsed = start.elapsed();
+    let set = loaded.ruleset.as_ref().unwrap_or_else(|| {
+        panic!(
+            "generated rules have errors: {:?}",
+            loaded.diagnostics.iter().take(3).collect::<Vec<_>>()
+        )
+    });
+    let after = peak_rss_kb();
+    if std::env::var_os("REPLYD_LOAD_PROFILE").is_some() {
+        let t = Instant::now();
+        let c = replyd::ruleset::compile(&loaded.sources);
+        println!("compile alone: {:?}", t.elapsed());
+        let set = c.ruleset.unwrap();
+        let t = Instant::now();
+        let _ = replyd::analysis::shadowing(&set);
+        println!("shadowing: {:?}", t.elapsed());
+        let t = Instant::now();
+        let _ = replyd::ruleset::Index::build(set.rules());
+        println!("index: {:?}", t.elapsed());
+    }
+    let warnings = loaded.diagnostics.len();
+    println!(
+        "loaded {} rules in {:.0} ms, peak RSS {:.1} MB (before loading {:.1} MB), {warnings} warnings",
+        set.rules().len(),
+        elapsed.as_secs_f64() * 1000.0,
+        after as f64 / 1024.0,
+        before as f64 / 1024.0,
+    );
+}
+
+/// VmHWM: the process's peak resident set, in KiB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
