@@ -7,6 +7,7 @@
 //! compiler, the shadowing analysis and the index on their own.
 
 #[path = "ruleset_gen/mod.rs"]
+#[allow(dead_code)] // the probe texts are for the engine benchmark
 mod ruleset_gen;
 
 use std::time::Instant;
