@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use crate::protocol::Message;
@@ -24,8 +25,9 @@ use crate::protocol::Message;
 /// answered it, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
-    /// The plaintext body: reply XML, or `success`.
-    pub body: String,
+    /// The plaintext body: reply XML, or `success`. Shared, not copied, by the cache and every
+    /// response.
+    pub body: Bytes,
     /// The rule that answered; `None` for the fall-through.
     pub rule: Option<String>,
     /// The reply's `MsgType`, or `success`.
@@ -55,9 +57,9 @@ type Cell = Arc<OnceCell<Arc<Answered>>>;
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<String, (Instant, Cell)>,
+    map: HashMap<Arc<str>, (Instant, Cell)>,
     /// Insertion order, for expiry and the capacity cap.
-    order: VecDeque<(Instant, String)>,
+    order: VecDeque<(Instant, Arc<str>)>,
 }
 
 impl Dedup {
@@ -108,6 +110,7 @@ impl Dedup {
     }
 
     fn cell(&self, key: String, now: Instant) -> Cell {
+        let key: Arc<str> = key.into();
         let mut inner = self.lock();
         // Forget what is past the window, and the oldest beyond the capacity.
         while let Some((at, _)) = inner.order.front() {
@@ -121,7 +124,7 @@ impl Dedup {
                 inner.map.remove(&old);
             }
         }
-        if let Some((_, cell)) = inner.map.get(&key) {
+        if let Some((_, cell)) = inner.map.get(&*key) {
             return cell.clone();
         }
         let cell = Cell::default();
@@ -131,26 +134,36 @@ impl Dedup {
     }
 }
 
-/// What identifies a delivery of a message, the same for every retry of it.
+/// What identifies a delivery of a message, the same for every retry of it. Each part is
+/// prefixed with its length, so that no choice of field values can make two different
+/// messages share a key.
 fn identity(m: &Message) -> String {
+    let mut key = String::with_capacity(m.to_user.len() + m.from_user.len() + 64);
+    let mut push = |part: &str| {
+        key.push_str(itoa::Buffer::new().format(part.len()));
+        key.push(':');
+        key.push_str(part);
+    };
+    push(&m.to_user);
+    push(&m.from_user);
     match (&m.msg_id, m.event()) {
-        (Some(id), None) => format!("m\0{}\0{}\0{id}", m.to_user, m.from_user),
-        (_, Some(e)) => format!(
-            "e\0{}\0{}\0{}\0{}\0{}",
-            m.to_user,
-            m.from_user,
-            m.create_time,
-            e.name(),
-            e.key().unwrap_or("")
-        ),
-        (None, None) => format!(
-            "t\0{}\0{}\0{}\0{}",
-            m.to_user,
-            m.from_user,
-            m.create_time,
-            m.msg_type()
-        ),
+        (Some(id), None) => {
+            push("m");
+            push(id);
+        }
+        (_, Some(e)) => {
+            push("e");
+            push(itoa::Buffer::new().format(m.create_time));
+            push(e.name());
+            push(e.key().unwrap_or(""));
+        }
+        (None, None) => {
+            push("t");
+            push(itoa::Buffer::new().format(m.create_time));
+            push(m.msg_type());
+        }
     }
+    key
 }
 
 #[cfg(test)]
@@ -182,7 +195,7 @@ mod tests {
 
     fn answered(body: &str) -> Answered {
         Answered {
-            body: body.into(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
             rule: None,
             kind: "text",
             kf_account: None,
@@ -193,12 +206,12 @@ mod tests {
     async fn a_retry_gets_the_first_answer() {
         let d = Dedup::new(Duration::from_secs(60), 100);
         let (a, first) = d.answer(&text("u1", "1"), || answered("first")).await;
-        assert_eq!((a.body.as_str(), first), ("first", Delivery::First));
+        assert_eq!((&a.body[..], first), (&b"first"[..], Delivery::First));
         let (a, again) = d.answer(&text("u1", "1"), || answered("second")).await;
-        assert_eq!((a.body.as_str(), again), ("first", Delivery::Retry));
+        assert_eq!((&a.body[..], again), (&b"first"[..], Delivery::Retry));
         // The same MsgId from another follower is another message.
         let (a, other) = d.answer(&text("u2", "1"), || answered("other")).await;
-        assert_eq!((a.body.as_str(), other), ("other", Delivery::First));
+        assert_eq!((&a.body[..], other), (&b"other"[..], Delivery::First));
     }
 
     #[tokio::test]
@@ -246,6 +259,16 @@ mod tests {
             d.answer(&text("u", "1"), || answered("y")).await.1,
             Delivery::First
         );
+    }
+
+    #[test]
+    fn identities_cannot_be_forged_by_shifting_separators() {
+        let mut a = text("u", "1");
+        a.from_user = "u1:m".into();
+        let mut b = text("u1", "1");
+        b.from_user = "u1".into();
+        b.msg_id = Some("m1:1".into());
+        assert_ne!(identity(&a), identity(&b));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

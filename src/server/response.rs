@@ -1,6 +1,7 @@
 //! Responses, and refusals: a request turned away with a 4xx is counted in the metrics with
 //! a stable reason, and told why in one line.
 
+use bytes::Bytes;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply as _, Response};
 
@@ -63,8 +64,8 @@ impl Refusal {
 }
 
 /// 200 with XML.
-pub(super) fn xml(body: String) -> Response {
-    let mut r = body.into_response();
+pub(super) fn xml(body: Bytes) -> Response {
+    let mut r = Response::new(body.into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml; charset=utf-8"),

@@ -272,7 +272,7 @@ fn every_matcher_and_reply_kind() {
         "success"
     );
 
-    let log = d.wait_for_log("rule=\"view\"");
+    let log = d.wait_for_log("rule=view");
     assert!(
         log.contains("disabled-rule"),
         "the disabled rule is reported at start-up:\n{log}"

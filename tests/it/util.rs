@@ -160,14 +160,19 @@ impl Daemon {
         self.log.lock().expect("log lock").clone()
     }
 
-    /// Waits until the log contains `needle` (the daemon logs after it answers).
+    /// Waits until the log contains `needle` (the daemon logs after it answers); fails the test
+    /// if it never does.
     pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let log = self.log();
-            if log.contains(needle) || Instant::now() > deadline {
+            if log.contains(needle) {
                 return log;
             }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never appeared in the log:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

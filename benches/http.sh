@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The HTTP benchmark: replyd (release build, shipped rules, default config, logs on) driven by
+# wrk with signed WeChat messages, beside a ceiling on the same machine: a bare hyper server
+# that answers every request with a fixed reply (examples/ceiling.rs). Only the ratio of one
+# run means anything: the machine is shared and noisy.
+#
+#   benches/http.sh                  # 10 s per run, 64 connections, 2 wrk threads
+#   DURATION=30s CONNS=128 benches/http.sh
+#
+# Needs wrk (Debian: apt-get install wrk). Every request is a distinct message (its own MsgId),
+# so none is answered from the retry cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+POOL=${POOL:-30000} # per run; each wrk thread replays its own share
+TOKEN=bench-token
+KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+APP=wxbenchappid0001
+REPLYD_PORT=18089
+CEILING_PORT=18090
+
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -qq wrk >/dev/null
+    else
+        echo "wrk is needed: apt-get install wrk" >&2
+        exit 2
+    fi
+fi
+
+cargo build --release --quiet --bin replyd --example ceiling --example bench_requests
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat > "$tmp/replyd.toml" <<CONF
+token = "$TOKEN"
+rules = "$PWD/rules"
+listen = "127.0.0.1:$REPLYD_PORT"
+app_id = "$APP"
+encoding_aes_key = "$KEY"
+# Well under what each wrk thread replays before it repeats a message (POOL / THREADS), so a
+# replayed message is always gone from the cache: every request is a first delivery.
+dedup_capacity = 1000
+CONF
+
+gen=target/release/examples/bench_requests
+$gen "$TOKEN" "$POOL" "流量" > "$tmp/hit.txt"
+$gen "$TOKEN" "$POOL" "你们几点关门？" > "$tmp/miss.txt"
+$gen "$TOKEN" "$POOL" "流量" "$KEY" "$APP" > "$tmp/safe.txt"
+
+# On a machine of two or more cores the servers get core 0 and wrk the others, so that the
+# load generator does not steal the server's CPU at random and the runs compare fairly.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SERVER_CPUS=${SERVER_CPUS:-0}
+    WRK_CPUS=${WRK_CPUS:-1-$(($(nproc) - 1))}
+    pin_server=(taskset -c "$SERVER_CPUS")
+    pin_wrk=(taskset -c "$WRK_CPUS")
+else
+    pin_server=()
+    pin_wrk=()
+fi
+
+RUST_LOG=${RUST_LOG:-info} "${pin_server[@]}" target/release/replyd serve --config "$tmp/replyd.toml" 2> "$tmp/replyd.log" &
+pids+=($!)
+"${pin_server[@]}" target/release/examples/ceiling "127.0.0.1:$CEILING_PORT" 2> /dev/null &
+pids+=($!)
+for port in $REPLYD_PORT $CEILING_PORT; do
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+done
+
+# One wrk run: prints "requests/s p50 p99 non-2xx".
+run() {
+    local port=$1 pool=$2 out
+    out=$("${pin_wrk[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s benches/http/replay.lua \
+        "http://127.0.0.1:$port" -- "$pool" "$THREADS")
+    local rps p50 p99 bad
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    bad=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+    echo "$rps $p50 $p99 ${bad:-0}"
+}
+
+echo "HTTP benchmark: $DURATION per run, $CONNS connections, $THREADS wrk threads, $(nproc) cores (servers on ${SERVER_CPUS:-any}, wrk on ${WRK_CPUS:-any})"
+printf '%-28s %12s %10s %10s %8s %9s\n' run "requests/s" p50 p99 non-2xx "of ceiling"
+ceiling1=$(run $CEILING_PORT "$tmp/hit.txt")
+hit=$(run $REPLYD_PORT "$tmp/hit.txt")
+miss=$(run $REPLYD_PORT "$tmp/miss.txt")
+safe=$(run $REPLYD_PORT "$tmp/safe.txt")
+ceiling2=$(run $CEILING_PORT "$tmp/hit.txt")
+ceiling=$(awk -v a="${ceiling1%% *}" -v b="${ceiling2%% *}" 'BEGIN {print (a + b) / 2}')
+row() {
+    read -r rps p50 p99 bad <<<"$2"
+    printf '%-28s %12s %10s %10s %8s %8.0f%%\n' "$1" "$rps" "$p50" "$p99" "$bad" \
+        "$(awk -v r="$rps" -v c="$ceiling" 'BEGIN {print 100 * r / c}')"
+}
+row "ceiling (bare hyper)" "$ceiling1"
+row "replyd plaintext hit" "$hit"
+row "replyd plaintext miss" "$miss"
+row "replyd safe-mode hit" "$safe"
+row "ceiling again" "$ceiling2"
+echo "ratio against the mean ceiling ($ceiling requests/s); goals: plaintext hit >= 70%, safe mode >= 50%"
+answered=$(grep -c ' answered ' "$tmp/replyd.log" || true)
+echo "replyd logged $answered answers; retries: $(grep -c 'retry=true' "$tmp/replyd.log" || true)"
