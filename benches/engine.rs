@@ -9,6 +9,7 @@
 #[path = "ruleset_gen/mod.rs"]
 mod ruleset_gen;
 
+use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use replyd::engine;
 use replyd::protocol::{Body, Event, Message};
 use replyd::ruleset::normalize::{fold, normalize};
-use replyd::ruleset::{Matcher, RuleSet, compile, sources_from};
+use replyd::ruleset::{Matcher, RuleReply, RuleSet, compile, sources_from};
 
 const SIZES: &[usize] = &[10, 1_000, 10_000, 100_000];
 
@@ -53,7 +54,8 @@ fn message(body: Body) -> Message {
     }
 }
 
-/// The baseline: every enabled rule in rank order, tried one by one until one matches.
+/// The baseline: every enabled rule in rank order, tried one by one until one matches; then, as
+/// replyd does, the winner's reply is filled in (with the regex's captures).
 struct Naive<'a> {
     ranked: Vec<&'a replyd::ruleset::Rule>,
 }
@@ -70,7 +72,7 @@ impl<'a> Naive<'a> {
         Naive { ranked }
     }
 
-    fn respond(&self, message: &Message) -> Option<&'a str> {
+    fn respond(&self, message: &Message) -> Option<(&'a str, Cow<'a, str>)> {
         let text = match &message.body {
             Body::Text { content } => content,
             Body::Event(e) => {
@@ -78,29 +80,45 @@ impl<'a> Naive<'a> {
                     .ranked
                     .iter()
                     .find(|r| matches!(&r.matcher, Matcher::Event { name, key } if name.eq_ignore_ascii_case(e.name()) && key.as_deref().is_none_or(|k| Some(k) == e.key())))
-                    .map(|r| r.id.as_str());
+                    .map(|r| (r.id.as_str(), reply_text(r, None)));
             }
             _ => return None,
         };
         let normalized = normalize(text);
         let folded = fold(&normalized);
-        self.ranked
-            .iter()
-            .find(|r| {
-                let t: &str = if r.case_sensitive {
-                    &normalized
-                } else {
-                    &folded
-                };
-                match &r.matcher {
-                    Matcher::Exact(k) => k.iter().any(|k| k.normalized == t),
-                    Matcher::Prefix(k) => k.iter().any(|k| t.starts_with(&k.normalized)),
-                    Matcher::Contains(k) => k.iter().any(|k| t.contains(&k.normalized)),
-                    Matcher::Regex(p) => p.iter().any(|p| p.regex.is_match(&normalized)),
-                    Matcher::Event { .. } | Matcher::MsgType(_) => false,
+        self.ranked.iter().find_map(|r| {
+            let t: &str = if r.case_sensitive {
+                &normalized
+            } else {
+                &folded
+            };
+            let matched = match &r.matcher {
+                Matcher::Exact(k) => k.iter().any(|k| k.normalized == t),
+                Matcher::Prefix(k) => k.iter().any(|k| t.starts_with(&k.normalized)),
+                Matcher::Contains(k) => k.iter().any(|k| t.contains(&k.normalized)),
+                Matcher::Regex(p) => {
+                    // Test each regex cheaply; only the winner runs again for its captures.
+                    return p
+                        .iter()
+                        .find(|p| p.regex.is_match(&normalized))
+                        .and_then(|p| p.regex.captures(&normalized))
+                        .map(|c| (r.id.as_str(), reply_text(r, Some(&c))));
                 }
-            })
-            .map(|r| r.id.as_str())
+                Matcher::Event { .. } | Matcher::MsgType(_) => false,
+            };
+            matched.then(|| (r.id.as_str(), reply_text(r, None)))
+        })
+    }
+}
+
+/// The text of a rule's reply, filled in (borrowed when nothing is inserted, as replyd does).
+fn reply_text<'a>(
+    rule: &'a replyd::ruleset::Rule,
+    captures: Option<&regex::Captures<'_>>,
+) -> Cow<'a, str> {
+    match &rule.reply {
+        RuleReply::Text(t) => t.render(captures),
+        other => Cow::Borrowed(other.kind()),
     }
 }
 
@@ -123,7 +141,7 @@ fn bench(c: &mut Criterion) {
         ];
         for (kind, m) in &probes {
             let ours = engine::respond(&set, m).winner.map(|(r, _)| r.id.clone());
-            let theirs = naive.respond(m).map(str::to_owned);
+            let theirs = naive.respond(m).map(|(id, _)| id.to_owned());
             assert_eq!(
                 ours, theirs,
                 "{n} rules, {kind}: the baseline must answer the same"

@@ -1468,6 +1468,31 @@ mod tests {
     }
 
     #[test]
+    fn a_regex_set_over_its_size_cap_is_a_diagnostic_not_an_oom() {
+        // Each regex fits its own limit; the ten together are over the set's cap.
+        let rules: String = (0..10)
+            .map(|i| {
+                format!(
+                    "[[rule]]\nid = \"r{i}\"\nmatch.regex = 'a{i}\\w{{150}}'\nreply.text = \"x\"\n"
+                )
+            })
+            .collect();
+        let compiled = compile(&sources_from(&[("r.toml", rules.as_str())]));
+        assert!(compiled.ruleset.is_none());
+        let d = &compiled.diagnostics[0];
+        assert_eq!(d.code, Code::InvalidRegex);
+        assert!(
+            d.message.contains("do not compile together"),
+            "{}",
+            d.message
+        );
+        assert!(
+            d.help.as_deref().is_some_and(|h| h.contains("simplify")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
     fn every_help_says_something() {
         for (text, _) in CASES {
             let sources = sources_from(&[("r.toml", *text)]);
