@@ -33,6 +33,12 @@ pub const DEFAULT_DEDUP_WINDOW_SECS: u64 = 60;
 pub const DEFAULT_DEDUP_CAPACITY: usize = 20_000;
 /// Default time requests in flight get to finish at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+/// Default time a client has to send a request's head: WeChat sends it at once.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 5;
+/// Default time a client has to send a request's body.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 5;
+/// Default cap on connections served at once, per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
 
@@ -68,6 +74,14 @@ pub struct Config {
     pub mask_openids: bool,
     /// How long requests in flight may take to finish after SIGTERM or SIGINT.
     pub shutdown_timeout: Duration,
+    /// A client must send a request's head within this.
+    pub header_timeout: Duration,
+    /// A client must send a request's body within this.
+    pub body_timeout: Duration,
+    /// At most this many connections at once, per listener.
+    pub max_connections: usize,
+    /// Refuse requests whose signed timestamp is further than this from now (replays).
+    pub max_clock_skew: Option<Duration>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -160,6 +174,10 @@ struct FileConfig {
     admin_listen: Option<String>,
     mask_openids: Option<bool>,
     shutdown_timeout_secs: Option<u64>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_clock_skew_secs: Option<u64>,
 }
 
 impl Config {
@@ -355,6 +373,59 @@ impl Config {
             "seconds between 0 and 3600",
         )?);
 
+        let header_timeout = Duration::from_secs(number(
+            [
+                (
+                    "REPLYD_HEADER_TIMEOUT_SECS",
+                    env("REPLYD_HEADER_TIMEOUT_SECS"),
+                ),
+                (
+                    "header_timeout_secs",
+                    file.header_timeout_secs.map(|n| n.to_string()),
+                ),
+            ],
+            DEFAULT_HEADER_TIMEOUT_SECS,
+            1..=300,
+            "seconds between 1 and 300",
+        )?);
+        let body_timeout = Duration::from_secs(number(
+            [
+                ("REPLYD_BODY_TIMEOUT_SECS", env("REPLYD_BODY_TIMEOUT_SECS")),
+                (
+                    "body_timeout_secs",
+                    file.body_timeout_secs.map(|n| n.to_string()),
+                ),
+            ],
+            DEFAULT_BODY_TIMEOUT_SECS,
+            1..=300,
+            "seconds between 1 and 300",
+        )?);
+        let max_connections = number(
+            [
+                ("REPLYD_MAX_CONNECTIONS", env("REPLYD_MAX_CONNECTIONS")),
+                (
+                    "max_connections",
+                    file.max_connections.map(|n| n.to_string()),
+                ),
+            ],
+            DEFAULT_MAX_CONNECTIONS,
+            1..=1_000_000,
+            "a number of connections between 1 and 1000000",
+        )?;
+        let max_clock_skew = match env("REPLYD_MAX_CLOCK_SKEW_SECS")
+            .map(|v| ("REPLYD_MAX_CLOCK_SKEW_SECS", v))
+            .or(file.max_clock_skew_secs.map(|n| ("max_clock_skew_secs", n.to_string())))
+        {
+            None => None,
+            Some((key, value)) => Some(Duration::from_secs(
+                value.parse().ok().filter(|&n: &u64| n >= 1).ok_or_else(|| ConfigError::Value {
+                    key: key.into(),
+                    value: value.clone(),
+                    reason: "expected seconds, at least 1 (WeChat's clock and yours differ by a few)".into(),
+                })?,
+            )),
+        };
+
         Ok(Config {
             listen,
             path,
@@ -370,6 +441,10 @@ impl Config {
             admin_listen,
             mask_openids,
             shutdown_timeout,
+            header_timeout,
+            body_timeout,
+            max_connections,
+            max_clock_skew,
             file: file_path,
         })
     }

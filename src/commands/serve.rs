@@ -83,6 +83,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
         metrics,
         mask_openids: config.mask_openids,
+        body_timeout: config.body_timeout,
+        max_clock_skew: config.max_clock_skew,
         admin_separate: config.admin_listen.is_some(),
     });
     if config.keys.is_some() {
@@ -122,14 +124,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         info!("listening on http://{addr}{}", config.path);
-        server::serve(
-            state,
-            listener,
-            admin,
-            shutdown_signal(),
-            config.shutdown_timeout,
-        )
-        .await;
+        let limits = server::Limits {
+            header_timeout: config.header_timeout,
+            max_connections: config.max_connections,
+            grace: config.shutdown_timeout,
+        };
+        server::serve(state, listener, admin, shutdown_signal(), limits).await;
         drop(reloader);
         info!("stopped");
         Ok(ExitCode::SUCCESS)

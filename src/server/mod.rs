@@ -66,6 +66,10 @@ pub struct State {
     pub mask_openids: bool,
     /// `/healthz` and `/metrics` are on the admin listener only.
     pub admin_separate: bool,
+    /// A request's body must arrive within this (408 otherwise).
+    pub body_timeout: Duration,
+    /// Refuse signed timestamps further than this from now (403), if set.
+    pub max_clock_skew: Option<Duration>,
 }
 
 /// Which listener a set of routes serves.
@@ -144,41 +148,128 @@ where
     refusal.respond(&state.metrics)
 }
 
+/// Limits that keep slow or hostile clients from tying the daemon up.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A client must send a request's head within this (and an idle keep-alive connection is
+    /// closed after it).
+    pub header_timeout: Duration,
+    /// At most this many connections are served at once (per listener); more wait in the
+    /// kernel's accept queue.
+    pub max_connections: usize,
+    /// After shutdown is asked for, requests in flight get this long to finish.
+    pub grace: Duration,
+}
+
 /// Serves the public listener (and the admin listener, if any) until `shutdown` resolves; then
-/// stops accepting, lets requests in flight finish for at most `grace`, and returns.
+/// stops accepting, lets requests in flight finish for at most `limits.grace`, and returns.
 pub async fn serve(
     state: Arc<State>,
     public: TcpListener,
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    limits: Limits,
 ) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let public = warp::serve(routes(state.clone(), Surface::Public))
-        .incoming(public)
-        .graceful(signal(stopped.clone()))
-        .run();
-    let admin = async {
-        if let Some(listener) = admin {
-            warp::serve(routes(state, Surface::Admin))
-                .incoming(listener)
-                .graceful(signal(stopped))
-                .run()
-                .await;
-        }
-    };
-    let both = futures_util::future::join(public, admin);
-    tokio::pin!(both);
-    tokio::select! {
-        _ = &mut both => return,
-        () = shutdown => {}
-    }
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let mut listeners = vec![(public, Surface::Public)];
+    listeners.extend(admin.map(|a| (a, Surface::Admin)));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(listener, surface)| {
+            let service = warp::service(routes(state.clone(), surface));
+            tokio::spawn(accept_loop(
+                listener,
+                service,
+                limits,
+                stopped.clone(),
+                graceful.clone(),
+            ))
+        })
+        .collect();
+    shutdown.await;
     let _ = stop.send(true);
+    for a in accepting {
+        let _ = a.await;
+    }
+    // The accept loops are done, so this is the last reference.
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
+        return;
+    };
     tokio::select! {
-        _ = &mut both => info!("every request in flight was answered"),
-        () = tokio::time::sleep(grace) => warn!("requests still in flight after {grace:?}; exiting anyway"),
+        () = graceful.shutdown() => info!("every request in flight was answered"),
+        () = tokio::time::sleep(limits.grace) => {
+            warn!("requests still in flight after {:?}; exiting anyway", limits.grace);
+        }
+    }
+}
+
+/// Accepts connections until told to stop, at most `limits.max_connections` at a time (the
+/// mini-redis pattern: a permit is taken before accepting, and given back when the connection
+/// ends), and serves each as HTTP/1.1 with a timeout on reading request heads.
+async fn accept_loop<S>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    graceful: Arc<hyper_util::server::graceful::GracefulShutdown>,
+) where
+    S: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut full_logged = false;
+    loop {
+        if permits.available_permits() == 0 && !full_logged {
+            warn!(
+                "{} connections are open: new ones wait until one closes (max_connections)",
+                limits.max_connections
+            );
+            full_logged = true;
+        }
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                warn!("accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if permits.available_permits() > 0 {
+            full_logged = false;
+        }
+        let _ = stream.set_nodelay(true);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service.clone()),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+            drop(permit);
+        });
     }
 }

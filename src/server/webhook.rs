@@ -12,7 +12,6 @@ use warp::reply::Response;
 
 use super::State;
 use super::response::{self, Refusal};
-use crate::config::Secret;
 use crate::dedup::{Answered, Delivery};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
@@ -55,25 +54,40 @@ impl<'q> Query<'q> {
         Ok(q)
     }
 
-    /// Checks `signature` = sha1(sort(token, timestamp, nonce)).
-    fn check_signature(&self, token: &Secret) -> Result<(), Refusal> {
+    /// Checks `signature` = sha1(sort(token, timestamp, nonce)), and with `max_clock_skew` that
+    /// the timestamp is recent (a replayed request is refused once it is old).
+    fn check_signature(&self, state: &State) -> Result<(), Refusal> {
         let ok = match (&self.signature, &self.timestamp, &self.nonce) {
-            (Some(s), Some(t), Some(n)) => signature::verify(s, &[token.expose(), t, n]),
+            (Some(s), Some(t), Some(n)) => signature::verify(s, &[state.token.expose(), t, n]),
             _ => false,
         };
-        if ok {
-            Ok(())
-        } else {
+        if !ok {
             warn!("signature check failed");
-            Err(Refusal::Signature("signature"))
+            return Err(Refusal::Signature("signature"));
         }
+        if let Some(skew) = state.max_clock_skew {
+            let sent: Option<u64> = self.timestamp.as_deref().and_then(|t| t.parse().ok());
+            let off = sent.map(|t| now_secs().abs_diff(t));
+            if off.is_none_or(|off| off > skew.as_secs()) {
+                warn!(
+                    timestamp = self.timestamp.as_deref().unwrap_or(""),
+                    "request refused: its timestamp is outside max_clock_skew"
+                );
+                return Err(Refusal::Other {
+                    status: StatusCode::FORBIDDEN,
+                    reason: "stale_timestamp",
+                    message: "the timestamp is too far from now".to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
     let checked = Query::parse(raw_query).and_then(|q| {
-        q.check_signature(&state.token)?;
+        q.check_signature(state)?;
         q.echostr
             .map(Cow::into_owned)
             .ok_or_else(|| Refusal::bad("no_echostr", "the URL check has no echostr"))
@@ -122,11 +136,17 @@ where
     B: Buf,
 {
     let query = Query::parse(raw_query)?;
-    query.check_signature(&state.token)?;
+    query.check_signature(state)?;
     if length.is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err(too_large(state.max_body_bytes));
     }
-    let body = read_body(body, state.max_body_bytes).await?;
+    let body = tokio::time::timeout(state.body_timeout, read_body(body, state.max_body_bytes))
+        .await
+        .map_err(|_| Refusal::Other {
+            status: StatusCode::REQUEST_TIMEOUT,
+            reason: "body_timeout",
+            message: format!("the body did not arrive within {:?}", state.body_timeout),
+        })??;
     let (message, sealed_with) = open(state, &query, &body)?;
     let (answered, delivery) = state
         .dedup

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (matklad, ripgrep), modules by capability.
 
 mod cli;
+mod hostile;
 mod operate;
 mod reload;
 mod retries;
