@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use serde::Deserialize;
+
 /// A reply to one message. Strings borrow from the rule set when no template filled them in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply<'a> {
@@ -166,6 +168,153 @@ pub fn render(reply: &Reply<'_>, to_user: &str, from_user: &str, create_time: u6
     w.0
 }
 
+/// A reply read back from its XML: who it is for, who from, when, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedReply {
+    /// `ToUserName`: the follower.
+    pub to_user: String,
+    /// `FromUserName`: the account.
+    pub from_user: String,
+    /// `CreateTime`.
+    pub create_time: u64,
+    /// The reply.
+    pub reply: Reply<'static>,
+}
+
+/// Why a text is not a reply replyd could have written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a passive reply: {0}")]
+pub struct ReplyParseError(String);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReplyWire {
+    to_user_name: String,
+    from_user_name: String,
+    create_time: String,
+    msg_type: String,
+    content: Option<String>,
+    image: Option<MediaWire>,
+    voice: Option<MediaWire>,
+    video: Option<VideoWire>,
+    music: Option<MusicWire>,
+    articles: Option<ArticlesWire>,
+    trans_info: Option<TransWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MediaWire {
+    media_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VideoWire {
+    media_id: String,
+    title: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MusicWire {
+    title: Option<String>,
+    description: Option<String>,
+    music_url: Option<String>,
+    #[serde(rename = "HQMusicUrl")]
+    hq_music_url: Option<String>,
+    thumb_media_id: String,
+}
+
+#[derive(Deserialize)]
+struct ArticlesWire {
+    #[serde(default)]
+    item: Vec<ArticleWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ArticleWire {
+    title: String,
+    description: Option<String>,
+    pic_url: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransWire {
+    kf_account: Option<String>,
+}
+
+/// Reads a reply back from its XML (what [`render`] writes, or what a server sends WeChat):
+/// for `replyd send`, and to check that writing loses nothing.
+///
+/// # Errors
+///
+/// When the text is not XML, or not a passive reply of a known `MsgType`.
+pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
+    let w: ReplyWire = quick_xml::de::from_str(xml).map_err(|e| ReplyParseError(e.to_string()))?;
+    let missing = |what: &str| ReplyParseError(format!("a {} reply without <{what}>", w.msg_type));
+    let owned = |s: String| -> Cow<'static, str> { Cow::Owned(s) };
+    let reply = match w.msg_type.as_str() {
+        "text" => Reply::Text {
+            content: owned(w.content.ok_or_else(|| missing("Content"))?),
+        },
+        "image" => Reply::Image {
+            media_id: owned(w.image.ok_or_else(|| missing("Image"))?.media_id),
+        },
+        "voice" => Reply::Voice {
+            media_id: owned(w.voice.ok_or_else(|| missing("Voice"))?.media_id),
+        },
+        "video" => {
+            let v = w.video.ok_or_else(|| missing("Video"))?;
+            Reply::Video {
+                media_id: owned(v.media_id),
+                title: v.title.map(owned),
+                description: v.description.map(owned),
+            }
+        }
+        "music" => {
+            let m = w.music.ok_or_else(|| missing("Music"))?;
+            Reply::Music {
+                title: m.title.map(owned),
+                description: m.description.map(owned),
+                music_url: m.music_url.map(owned),
+                hq_music_url: m.hq_music_url.map(owned),
+                thumb_media_id: owned(m.thumb_media_id),
+            }
+        }
+        "news" => Reply::News {
+            articles: w
+                .articles
+                .ok_or_else(|| missing("Articles"))?
+                .item
+                .into_iter()
+                .map(|a| Article {
+                    title: owned(a.title),
+                    description: a.description.map(owned),
+                    url: a.url.map(owned),
+                    pic_url: a.pic_url.map(owned),
+                })
+                .collect(),
+        },
+        "transfer_customer_service" => Reply::Transfer {
+            kf_account: w.trans_info.and_then(|t| t.kf_account).map(owned),
+        },
+        other => return Err(ReplyParseError(format!("unknown MsgType {other:?}"))),
+    };
+    Ok(ParsedReply {
+        create_time: w.create_time.trim().parse().map_err(|_| {
+            ReplyParseError(format!("CreateTime {:?} is not a number", w.create_time))
+        })?,
+        to_user: w.to_user_name,
+        from_user: w.from_user_name,
+        reply,
+    })
+}
+
 struct Writer(String);
 
 impl Writer {
@@ -189,23 +338,37 @@ impl Writer {
 /// Appends `value` as one or more CDATA sections that an XML parser reads back as `value`
 /// (less any character XML cannot carry).
 pub fn push_cdata(out: &mut String, value: &str) {
-    out.push_str("<![CDATA[");
-    let mut rest = value;
-    while let Some(i) = rest.find("]]>") {
-        push_xml_chars(out, &rest[..i + 2]);
-        out.push_str("]]><![CDATA[>");
-        rest = &rest[i + 3..];
-    }
-    push_xml_chars(out, rest);
-    out.push_str("]]>");
-}
-
-fn push_xml_chars(out: &mut String, s: &str) {
-    if s.chars().all(is_xml_char) {
-        out.push_str(s);
+    // Drop what XML cannot carry first: dropping it afterwards could join `]]` and `>` into a
+    // `]]>` that ends the section early (found by fuzzing: "a]\u{1f}]>b").
+    let value: Cow<'_, str> = if value.chars().all(is_xml_char) {
+        Cow::Borrowed(value)
     } else {
-        out.extend(s.chars().filter(|&c| is_xml_char(c)));
+        Cow::Owned(value.chars().filter(|&c| is_xml_char(c)).collect())
+    };
+    out.push_str("<![CDATA[");
+    let mut rest = value.as_ref();
+    loop {
+        let end = rest.find("]]>");
+        let cr = rest.find('\r');
+        match (end, cr) {
+            (Some(e), c) if c.is_none_or(|c| e < c) => {
+                // `]]>` cannot be inside a section: end it after `]]`, start the next with `>`.
+                out.push_str(&rest[..e + 2]);
+                out.push_str("]]><![CDATA[>");
+                rest = &rest[e + 3..];
+            }
+            (_, Some(c)) => {
+                // A parser turns a carriage return inside CDATA into a line feed (XML's
+                // end-of-line handling; found by fuzzing): write it as a character reference.
+                out.push_str(&rest[..c]);
+                out.push_str("]]>&#13;<![CDATA[");
+                rest = &rest[c + 1..];
+            }
+            _ => break,
+        }
     }
+    out.push_str(rest);
+    out.push_str("]]>");
 }
 
 /// Whether XML 1.0 allows the character in a document (its `Char` production).
@@ -224,20 +387,31 @@ mod tests {
         let mut path: Vec<String> = Vec::new();
         let mut out: Vec<(String, String)> = Vec::new();
         let mut text = String::new();
+        // Whether the element had data (CDATA or a reference), not only indentation.
+        let mut data = false;
         loop {
             match reader.read_event().expect("well-formed XML") {
                 Event::Start(e) => {
                     path.push(e.name().into_inner().to_owned());
                     text.clear();
+                    data = false;
                 }
-                Event::CData(t) => text.push_str(&t.into_inner()),
+                Event::CData(t) => {
+                    text.push_str(&t.into_inner());
+                    data = true;
+                }
                 Event::Text(t) => text.push_str(&t.into_inner()),
+                Event::GeneralRef(r) => {
+                    text.extend(r.resolve_char_ref().unwrap());
+                    data = true;
+                }
                 Event::End(_) => {
                     let p = path.join("/");
-                    if !text.trim().is_empty() {
+                    if data || !text.trim().is_empty() {
                         out.push((p, std::mem::take(&mut text)));
                     }
                     text.clear();
+                    data = false;
                     path.pop();
                 }
                 Event::Eof => break,
@@ -283,6 +457,9 @@ mod tests {
             "x]]>]]>y",
             "<b>bold</b> & &amp; ]]",
             "line 1\nline 2\r\n\ttab",
+            "\r",
+            "]]\r>",
+            "a\r\r\nb",
             "<![CDATA[nested]]>",
         ] {
             let xml = render(
@@ -299,6 +476,38 @@ mod tests {
     }
 
     #[test]
+    fn replies_read_back_as_written() {
+        let reply = Reply::News {
+            articles: vec![
+                Article {
+                    title: "a ]]> b".into(),
+                    description: None,
+                    url: Some("https://e.com/?a=1&b=2".into()),
+                    pic_url: None,
+                },
+                Article {
+                    title: "  spaced  ".into(),
+                    description: Some("<&>".into()),
+                    url: None,
+                    pic_url: Some("p".into()),
+                },
+            ],
+        };
+        let parsed = parse(&render(&reply, "u", "a", 7)).unwrap();
+        assert_eq!(
+            (
+                parsed.to_user.as_str(),
+                parsed.from_user.as_str(),
+                parsed.create_time
+            ),
+            ("u", "a", 7)
+        );
+        assert_eq!(parsed.reply, reply);
+        assert!(parse("<xml><ToUserName>u</ToUserName></xml>").is_err());
+        assert!(parse("success").is_err());
+    }
+
+    #[test]
     fn characters_xml_cannot_carry_are_dropped() {
         let xml = render(
             &Reply::Text {
@@ -309,6 +518,38 @@ mod tests {
             1,
         );
         assert_eq!(field(&read_back(&xml), "xml/Content"), "abcd");
+    }
+
+    /// Regression (fuzz target parse_message): a carriage return came back as a line feed.
+    #[test]
+    fn carriage_returns_survive_a_parser() {
+        let reply = Reply::Text {
+            content: "a\r\nb\rc]]\r>".into(),
+        };
+        let xml = render(&reply, "u\r", "a", 1);
+        let parsed = parse(&xml).unwrap();
+        assert_eq!(parsed.reply, reply, "{xml}");
+        assert_eq!(parsed.to_user, "u\r");
+    }
+
+    /// Regression (fuzz target parse_message): a control character between `]` and `]>` was
+    /// dropped after the `]]>` split, so the joined `]]>` ended the CDATA section early.
+    #[test]
+    fn dropping_a_character_never_makes_a_cdata_end() {
+        for content in ["a]\u{1f}]>b", "]\u{0}]\u{1}>", "x]]\u{1d}>y"] {
+            let xml = render(
+                &Reply::Text {
+                    content: content.into(),
+                },
+                "follower]\u{1}]>",
+                "a",
+                1,
+            );
+            let expected: String = content.chars().filter(|&c| is_xml_char(c)).collect();
+            let fields = read_back(&xml);
+            assert_eq!(field(&fields, "xml/Content"), expected, "{xml}");
+            assert_eq!(field(&fields, "xml/ToUserName"), "follower]]>", "{xml}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod cli;
 mod hostile;
 mod operate;
+mod properties;
 mod reload;
 mod retries;
 mod safe_mode;

@@ -349,6 +349,7 @@ pub fn fields(xml: &str) -> HashMap<String, String> {
             }
             Event::CData(t) => text.push_str(&t.into_inner()),
             Event::Text(t) => text.push_str(t.into_inner().trim()),
+            Event::GeneralRef(r) => text.extend(r.resolve_char_ref().ok().flatten()),
             Event::End(_) => {
                 if !text.is_empty() {
                     out.insert(path.join("/"), std::mem::take(&mut text));
