@@ -36,14 +36,7 @@ fn main() {
 
     let p = Project::new(&format!("reload_settle_ms = {settle_ms}"));
     // A realistic set beside the rule that changes: the shipped rules.
-    for entry in std::fs::read_dir(util::repo().join("rules")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            p.dir.path().join("rules").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    p.copy_shipped_rules();
     let file = p.dir.path().join("rules/ping.toml");
     let write_version = |v: u64| {
         let tmp = p.dir.path().join("rules/.ping.toml.tmp");

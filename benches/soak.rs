@@ -33,14 +33,7 @@ fn main() {
         .unwrap_or(180);
 
     let p = Project::new("reload_settle_ms = 100\nheader_timeout_secs = 2\nbody_timeout_secs = 2");
-    for entry in std::fs::read_dir(util::repo().join("rules")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(
-            &path,
-            p.dir.path().join("rules").join(path.file_name().unwrap()),
-        )
-        .unwrap();
-    }
+    p.copy_shipped_rules();
     let file = p.dir.path().join("rules/ping.toml");
     let write = |text: String| {
         let tmp = p.dir.path().join("rules/.ping.toml.tmp");

@@ -80,23 +80,31 @@ fn a_safe_mode_message_is_decrypted_and_its_reply_encrypted() {
     assert_eq!((r.status, r.body.as_str()), (200, "success"));
 }
 
-#[test]
-fn the_published_vectors_are_accepted() {
-    // V1, Tencent's sample, posted exactly as published (compatible-mode body, token spamtest).
-    let p = Project::new(&format!(
-        "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\""
-    ));
-    std::fs::write(p.config(), format!("token = \"spamtest\"\nrules = \"rules\"\napp_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
+/// Posts a published safe-mode vector, exactly as published, to a daemon configured with its
+/// token and AppID; checks the reply's envelope and returns the decrypted reply's fields.
+fn post_published(
+    token: &str,
+    app_id: &str,
+    fixture: &str,
+    (ts, nonce, msg_signature): (&str, &str, &str),
+) -> std::collections::HashMap<String, String> {
+    let p = Project::new("");
+    std::fs::write(
+        p.config(),
+        format!("token = \"{token}\"\nrules = \"rules\"\napp_id = \"{app_id}\"\nencoding_aes_key = \"{KEY}\"\n"),
+    )
+    .unwrap();
     p.rule_file("a.toml", HELLO);
     let d = p.start();
     let body = std::fs::read_to_string(
-        crate::util::repo().join("tests/fixtures/messages/encrypted_compat_mode.xml"),
+        crate::util::repo()
+            .join("tests/fixtures/messages")
+            .join(fixture),
     )
     .unwrap();
-    let (ts, nonce) = ("1409735669", "1320562132");
     let query = format!(
-        "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa",
-        signature::sign(&["spamtest", ts, nonce])
+        "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_signature}",
+        signature::sign(&[token, ts, nonce])
     );
     let r = request(
         d.addr,
@@ -105,56 +113,53 @@ fn the_published_vectors_are_accepted() {
         &[],
         body.as_bytes(),
     );
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 200, "{fixture}: {}", r.body);
     let f = fields(&r.body);
     assert_eq!(
         signature::sign(&[
-            "spamtest",
+            token,
             &f["xml/TimeStamp"],
             &f["xml/Nonce"],
             &f["xml/Encrypt"]
         ]),
         f["xml/MsgSignature"]
     );
-    let reply = fields(
-        &Cipher::new(KEY, APP_ID)
+    fields(
+        &Cipher::new(KEY, app_id)
             .unwrap()
             .decrypt(&f["xml/Encrypt"])
             .unwrap(),
+    )
+}
+
+#[test]
+fn the_published_vectors_are_accepted() {
+    // V1, Tencent's sample: a compatible-mode body (plaintext fields and <Encrypt>).
+    let reply = post_published(
+        "spamtest",
+        APP_ID,
+        "encrypted_compat_mode.xml",
+        (
+            "1409735669",
+            "1320562132",
+            "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+        ),
     );
     assert_eq!(reply["xml/ToUserName"], "oyORnuP8q7ou2gfYjqLzSIWZf0rs");
     assert_eq!(reply["xml/FromUserName"], "gh_10f6c3c3ac5a");
     assert_eq!(reply["xml/Content"], "你好 <&> ]]> !");
-    drop(d);
 
-    // V3, easywechat's safe-mode body (token pamtest, AppID wxb11529c136998cb6, pad byte 21).
-    let app = "wxb11529c136998cb6";
-    std::fs::write(p.config(), format!("token = \"pamtest\"\nrules = \"rules\"\napp_id = \"{app}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
-    let d = p.start();
-    let body = std::fs::read_to_string(
-        crate::util::repo().join("tests/fixtures/messages/encrypted_safe_mode.xml"),
-    )
-    .unwrap();
-    let (ts, nonce) = ("1458300676", "260774613");
-    let query = format!(
-        "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature=4f3ad57b6989f09f4eb392acce4f9e93942ed890",
-        signature::sign(&["pamtest", ts, nonce])
+    // V3, easywechat's safe-mode body (only <Encrypt>; pad byte 21). The message is `hello`.
+    let reply = post_published(
+        "pamtest",
+        "wxb11529c136998cb6",
+        "encrypted_safe_mode.xml",
+        (
+            "1458300676",
+            "260774613",
+            "4f3ad57b6989f09f4eb392acce4f9e93942ed890",
+        ),
     );
-    let r = request(
-        d.addr,
-        "POST",
-        &format!("/wechat?{query}"),
-        &[],
-        body.as_bytes(),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let reply = fields(
-        &Cipher::new(KEY, app)
-            .unwrap()
-            .decrypt(&fields(&r.body)["xml/Encrypt"])
-            .unwrap(),
-    );
-    // The message is the text `hello`.
     assert_eq!(reply["xml/Content"], "你好 <&> ]]> !");
     assert_eq!(reply["xml/ToUserName"], "asdasdasdsadasd");
 }

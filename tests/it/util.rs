@@ -48,6 +48,20 @@ impl Project {
         self
     }
 
+    /// Copies the shipped `rules/` into the project's rules directory.
+    pub fn copy_shipped_rules(&self) -> &Project {
+        for entry in std::fs::read_dir(repo().join("rules")).expect("shipped rules") {
+            let path = entry.expect("rules entry").path();
+            let to = self
+                .dir
+                .path()
+                .join("rules")
+                .join(path.file_name().expect("file name"));
+            std::fs::copy(&path, to).expect("copy a shipped rule file");
+        }
+        self
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("replyd.toml")
     }
