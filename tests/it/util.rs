@@ -49,6 +49,7 @@ impl Project {
     }
 
     /// Copies the shipped `rules/` into the project's rules directory.
+    #[allow(dead_code)] // used by the benchmarks, which include this file
     pub fn copy_shipped_rules(&self) -> &Project {
         for entry in std::fs::read_dir(repo().join("rules")).expect("shipped rules") {
             let path = entry.expect("rules entry").path();
