@@ -15,7 +15,7 @@ use super::response::{self, Refusal};
 use crate::dedup::{Answered, Delivery};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
-use crate::protocol::{self, Message, Reply, reply, signature};
+use crate::protocol::{self, Body, Message, Reply, reply, signature};
 
 /// The query parameters WeChat signs or sends, each at most once. Values borrow from the
 /// query string unless they were percent-encoded.
@@ -280,7 +280,9 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
         m.retries.inc();
         return;
     }
-    m.messages.with_label_values(&[message.msg_type()]).inc();
+    m.messages
+        .with_label_values(&[msg_type_label(message)])
+        .inc();
     m.replies.with_label_values(&[answered.kind]).inc();
     match &answered.rule {
         Some(rule) => m.rule_answers.with_label_values(&[rule.as_str()]).inc(),
@@ -297,6 +299,24 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
         m.transfers
             .with_label_values(&[answered.kf_account.as_deref().unwrap_or("")])
             .inc();
+    }
+}
+
+/// The message type as a metric label: the known types by name, anything else as `other`, so
+/// that a client cannot create metric series at will (plaintext mode does not sign the body).
+fn msg_type_label(message: &Message) -> &'static str {
+    match message.body {
+        Body::Other { .. } => "other",
+        _ => match message.msg_type() {
+            "text" => "text",
+            "image" => "image",
+            "voice" => "voice",
+            "video" => "video",
+            "shortvideo" => "shortvideo",
+            "location" => "location",
+            "link" => "link",
+            _ => "event",
+        },
     }
 }
 

@@ -83,6 +83,11 @@ fn metrics_count_what_happened() {
         b"not xml",
     );
     request(d.addr, "PUT", "/wechat", &[], b"");
+    // A made-up MsgType is counted as `other`: clients cannot mint metric series.
+    d.post(&text_message("x").replace(
+        "<MsgType><![CDATA[text]]></MsgType>",
+        "<MsgType>made_up_type_123</MsgType>",
+    ));
     std::fs::write(p.dir.path().join("rules/b.toml"), "[[rule]\n").unwrap();
     d.wait_for_log("reload rejected");
 
@@ -98,6 +103,8 @@ fn metrics_count_what_happened() {
         "the retry is counted once"
     );
     assert_eq!(get("replyd_messages_total{msg_type=\"event\"}"), 2.0);
+    assert_eq!(get("replyd_messages_total{msg_type=\"other\"}"), 1.0);
+    assert!(!m.keys().any(|k| k.contains("made_up_type_123")), "{m:#?}");
     assert_eq!(get("replyd_retries_total"), 1.0);
     assert_eq!(get("replyd_rule_answers_total{rule=\"hello\"}"), 1.0);
     assert_eq!(get("replyd_rule_answers_total{rule=\"quiet\"}"), 1.0);
@@ -105,11 +112,11 @@ fn metrics_count_what_happened() {
     assert_eq!(get("replyd_replies_total{kind=\"success\"}"), 2.0);
     assert_eq!(
         get("replyd_replies_total{kind=\"transfer_customer_service\"}"),
-        2.0
+        3.0
     );
     assert_eq!(get("replyd_transfers_total{kf_account=\"kf1@gh_x\"}"), 1.0);
-    assert_eq!(get("replyd_transfers_total{kf_account=\"\"}"), 1.0);
-    assert_eq!(get("replyd_fall_throughs_total{to=\"transfer\"}"), 1.0);
+    assert_eq!(get("replyd_transfers_total{kf_account=\"\"}"), 2.0);
+    assert_eq!(get("replyd_fall_throughs_total{to=\"transfer\"}"), 2.0);
     assert_eq!(get("replyd_fall_throughs_total{to=\"success\"}"), 1.0);
     assert_eq!(
         get("replyd_signature_failures_total{signature=\"signature\"}"),
@@ -124,7 +131,7 @@ fn metrics_count_what_happened() {
     assert_eq!(get("replyd_rules_generation"), 1.0);
     assert_eq!(
         get("replyd_request_duration_seconds_count"),
-        8.0,
+        9.0,
         "every POST is timed"
     );
     assert!(m.contains_key("process_resident_memory_bytes"), "{m:#?}");
