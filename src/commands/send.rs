@@ -8,6 +8,7 @@ use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
 use crate::cli::SendArgs;
 use crate::client::{self, Outgoing};
 use crate::config::{Config, Overrides};
+use crate::protocol::reply::{self, Reply};
 
 /// Runs `send`.
 ///
@@ -86,6 +87,9 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
         _ => received.body,
     };
+    if let Ok(parsed) = reply::parse(&body) {
+        eprintln!("  reply: {}", summary(&parsed.reply));
+    }
     match writeln!(std::io::stdout().lock(), "{body}") {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
@@ -95,4 +99,24 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     } else {
         EXIT_RULE_ERRORS
     }))
+}
+
+/// One line saying what a reply is.
+fn summary(r: &Reply<'_>) -> String {
+    match r {
+        Reply::Text { content } => format!("text {content:?}"),
+        Reply::News { articles } => {
+            let titles: Vec<&str> = articles.iter().map(|a| a.title.as_ref()).collect();
+            format!(
+                "news, {} article(s): {}",
+                articles.len(),
+                titles.join(" | ")
+            )
+        }
+        Reply::Transfer {
+            kf_account: Some(kf),
+        } => format!("to customer service, agent {kf}"),
+        Reply::Transfer { kf_account: None } => "to customer service, any agent".to_owned(),
+        other => other.msg_type().to_owned(),
+    }
 }
