@@ -1,8 +1,10 @@
 //! Which rule answers a message, and with what.
 //!
 //! [`respond`] is the one function that decides: the HTTP handler calls it for every message,
-//! `try` and the `[[test]]` runner call it too. It is pure: no IO, no clock, no allocation that
-//! grows with the number of rules, and it cannot fail.
+//! `try`, the `[[test]]` runner and the shadowing analysis call it too. It is pure: no IO, no
+//! clock, and it cannot fail. For literal matchers its cost does not grow with the number of
+//! rules; all regexes run in one pass of the regex set (whose result has one entry per regex),
+//! and only the regexes that matched, and could still win, run again for their captures.
 //!
 //! Ranking (SPEC § How a message is matched): among every rule that matches, the highest
 //! `priority` wins; on equal priority the more specific matcher (exact > prefix > contains >
