@@ -200,15 +200,7 @@ fn secrets_never_reach_the_log_and_openids_can_be_masked() {
             "--config",
             p.config().to_str().unwrap(),
         ]);
-        let post = |query: String, body: &str| {
-            request(
-                d.addr,
-                "POST",
-                &format!("/wechat?{query}"),
-                &[],
-                body.as_bytes(),
-            )
-        };
+        let post = |query: String, body: &str| d.post_with(&query, body);
         post(signed_query(SECRET_TOKEN), &text_message("hello"));
         post(signed_query("wrong"), &text_message("hello"));
         post(

@@ -116,14 +116,7 @@ fn a_safe_mode_retry_gets_the_same_reply_encrypted_afresh() {
     let encrypt = cipher.encrypt_with(&text_message_with_id("ping", unique()), b"0123456789abcdef");
     let post = || {
         let (query, body) = safe_mode_request(TOKEN, &encrypt);
-        request(
-            d.addr,
-            "POST",
-            &format!("/wechat?{query}"),
-            &[],
-            body.as_bytes(),
-        )
-        .body
+        d.post_with(&query, &body).body
     };
     let (a, b) = (post(), post());
     let (ea, eb) = (

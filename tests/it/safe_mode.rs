@@ -28,13 +28,7 @@ fn safe_daemon(extra: &str) -> (Project, Daemon) {
 fn post_encrypted(d: &Daemon, cipher: &Cipher, plaintext: &str) -> crate::util::Response {
     let encrypt = cipher.encrypt_with(plaintext, b"0123456789abcdef");
     let (query, body) = safe_mode_request(TOKEN, &encrypt);
-    request(
-        d.addr,
-        "POST",
-        &format!("/wechat?{query}"),
-        &[],
-        body.as_bytes(),
-    )
+    d.post_with(&query, &body)
 }
 
 /// Checks the envelope's signature and decrypts it with `cipher`.
@@ -106,13 +100,7 @@ fn post_published(
         "signature={}&timestamp={ts}&nonce={nonce}&encrypt_type=aes&msg_signature={msg_signature}",
         signature::sign(&[token, ts, nonce])
     );
-    let r = request(
-        d.addr,
-        "POST",
-        &format!("/wechat?{query}"),
-        &[],
-        body.as_bytes(),
-    );
+    let r = d.post_with(&query, &body);
     assert_eq!(r.status, 200, "{fixture}: {}", r.body);
     let f = fields(&r.body);
     assert_eq!(
@@ -186,16 +174,7 @@ fn bad_encrypted_input_gets_403_or_400() {
     let (_p, d) = safe_daemon("");
     let cipher = Cipher::new(KEY, APP_ID).unwrap();
     let good = cipher.encrypt_with(&text_message("hello"), b"0123456789abcdef");
-    let post = |query: &str, body: &str| {
-        request(
-            d.addr,
-            "POST",
-            &format!("/wechat?{query}"),
-            &[],
-            body.as_bytes(),
-        )
-        .status
-    };
+    let post = |query: &str, body: &str| d.post_with(query, body).status;
     let (query, body) = safe_mode_request(TOKEN, &good);
     assert_eq!(post(&query, &body), 200);
 
@@ -236,7 +215,7 @@ fn bad_encrypted_input_gets_403_or_400() {
         ("not XML inside", not_xml),
     ] {
         let (q, b) = safe_mode_request(TOKEN, &encrypt);
-        let r = request(d.addr, "POST", &format!("/wechat?{q}"), &[], b.as_bytes());
+        let r = d.post_with(&q, &b);
         assert_eq!(r.status, 400, "{what}: {}", r.body);
     }
     // And the daemon still answers.

@@ -16,13 +16,7 @@ fn shipped() -> Daemon {
 fn shipped_post(d: &Daemon, body: &str) -> crate::util::Response {
     // The shipped config's token, as a user would have it.
     let query = signed_query("replyd-local-token");
-    request(
-        d.addr,
-        "POST",
-        &format!("/wechat?{query}"),
-        &[],
-        body.as_bytes(),
-    )
+    d.post_with(&query, body)
 }
 
 #[test]

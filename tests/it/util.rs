@@ -194,7 +194,11 @@ impl Daemon {
 
     /// A signed POST of `body` to `/wechat`.
     pub fn post(&self, body: &str) -> Response {
-        let query = signed_query(TOKEN);
+        self.post_with(&signed_query(TOKEN), body)
+    }
+
+    /// A POST of `body` to `/wechat` with the given query string.
+    pub fn post_with(&self, query: &str, body: &str) -> Response {
         request(
             self.addr,
             "POST",
