@@ -53,8 +53,6 @@ pub struct Config {
     pub rules: PathBuf,
     /// The console's Token, which signs every request.
     pub token: Secret,
-    /// The account's AppID (`wx…`): checked inside encrypted messages.
-    pub app_id: Option<String>,
     /// The ciphers from the console's EncodingAESKey (and the previous one during a key
     /// change): compatible and safe mode.
     pub keys: Option<Keys>,
@@ -91,11 +89,6 @@ pub struct Config {
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
     /// The secret itself; call only where it is used, never to print it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -431,7 +424,6 @@ impl Config {
             path,
             rules,
             token: Secret(token),
-            app_id,
             keys,
             require_encryption,
             max_body_bytes,
@@ -724,6 +716,6 @@ mod tests {
 
     #[test]
     fn secrets_do_not_debug_print() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(…)");
+        assert_eq!(format!("{:?}", Secret("hunter2".to_owned())), "Secret(…)");
     }
 }

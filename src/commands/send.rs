@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
+use super::EXIT_FAILURE;
 use crate::cli::SendArgs;
 use crate::client::{self, Outgoing};
 use crate::config::{Config, Overrides};
@@ -94,10 +94,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
         _ => {}
     }
+    // 1: the daemon answered, with an error status (as `try` uses 1 for "no rule answered").
     Ok(ExitCode::from(if (200..300).contains(&received.status) {
         0
     } else {
-        EXIT_RULE_ERRORS
+        1
     }))
 }
 

@@ -45,11 +45,6 @@ impl RuleSet {
         &self.rules[index as usize]
     }
 
-    /// Finds a rule by id.
-    pub fn rule_by_id(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
-    }
-
     /// The `[[test]]` entries of every file.
     pub fn tests(&self) -> &[RuleTest] {
         &self.tests
