@@ -12,6 +12,7 @@
 //! and the follower, `CreateTime`, event and `EventKey` for an event. Entries live for the window
 //! and the cache holds at most `capacity` of them; the oldest go first.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -111,7 +112,8 @@ impl Dedup {
 
     fn cell(&self, key: String, now: Instant) -> Cell {
         let key: Arc<str> = key.into();
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         // Forget what is past the window, and the oldest beyond the capacity.
         while let Some((at, _)) = inner.order.front() {
             let expired = now.duration_since(*at) > self.window;
@@ -119,18 +121,19 @@ impl Dedup {
                 break;
             }
             if let Some((at, old)) = inner.order.pop_front()
-                && inner.map.get(&old).is_some_and(|(t, _)| *t == at)
+                && let Entry::Occupied(entry) = inner.map.entry(old)
+                && entry.get().0 == at
             {
-                inner.map.remove(&old);
+                entry.remove();
             }
         }
-        if let Some((_, cell)) = inner.map.get(&*key) {
-            return cell.clone();
+        match inner.map.entry(key) {
+            Entry::Occupied(entry) => entry.get().1.clone(),
+            Entry::Vacant(entry) => {
+                inner.order.push_back((now, entry.key().clone()));
+                entry.insert((now, Cell::default())).1.clone()
+            }
         }
-        let cell = Cell::default();
-        inner.order.push_back((now, key.clone()));
-        inner.map.insert(key, (now, cell.clone()));
-        cell
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`dedup`]: WeChat's retries get the first delivery's answer, computed once.
 //! - [`metrics`]: what `/metrics` shows.
 //! - [`server`]: the HTTP front: signatures, safe mode, body limits, status codes, `/healthz`.
+//! - [`logging`]: log lines on stderr: text (values quoted and escaped as needed) or JSON.
 //! - [`client`]: plays WeChat against a running daemon (`replyd send`).
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
 
@@ -33,6 +34,7 @@ pub mod diag;
 pub mod engine;
 pub mod git;
 pub mod load;
+pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod reload;

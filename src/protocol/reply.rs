@@ -347,24 +347,22 @@ pub fn push_cdata(out: &mut String, value: &str) {
     };
     out.push_str("<![CDATA[");
     let mut rest = value.as_ref();
-    loop {
-        let end = rest.find("]]>");
-        let cr = rest.find('\r');
-        match (end, cr) {
-            (Some(e), c) if c.is_none_or(|c| e < c) => {
-                // `]]>` cannot be inside a section: end it after `]]`, start the next with `>`.
-                out.push_str(&rest[..e + 2]);
-                out.push_str("]]><![CDATA[>");
-                rest = &rest[e + 3..];
-            }
-            (_, Some(c)) => {
-                // A parser turns a carriage return inside CDATA into a line feed (XML's
-                // end-of-line handling; found by fuzzing): write it as a character reference.
-                out.push_str(&rest[..c]);
-                out.push_str("]]>&#13;<![CDATA[");
-                rest = &rest[c + 1..];
-            }
-            _ => break,
+    // Only a `]` (which may start a `]]>`) or a carriage return needs care.
+    while let Some(i) = memchr::memchr2(b']', b'\r', rest.as_bytes()) {
+        if rest.as_bytes()[i] == b'\r' {
+            // A parser turns a carriage return inside CDATA into a line feed (XML's
+            // end-of-line handling; found by fuzzing): write it as a character reference.
+            out.push_str(&rest[..i]);
+            out.push_str("]]>&#13;<![CDATA[");
+            rest = &rest[i + 1..];
+        } else if rest[i..].starts_with("]]>") {
+            // `]]>` cannot be inside a section: end it after `]]`, start the next with `>`.
+            out.push_str(&rest[..i + 2]);
+            out.push_str("]]><![CDATA[>");
+            rest = &rest[i + 3..];
+        } else {
+            out.push_str(&rest[..=i]);
+            rest = &rest[i + 1..];
         }
     }
     out.push_str(rest);

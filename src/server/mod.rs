@@ -17,10 +17,11 @@
 //! one request shares nothing with the next but the rule set, which is read once per request
 //! from an `ArcSwap` (so a reload can replace it at any moment without locking anyone).
 //!
-//! Files: `webhook.rs` (the WeChat endpoint), `admin.rs` (`/healthz`, `/metrics`),
-//! `response.rs` (responses and refusals).
+//! Files: `webhook.rs` (the WeChat endpoint), `query.rs` (its signed query string), `admin.rs`
+//! (`/healthz`, `/metrics`), `response.rs` (responses and refusals).
 
 mod admin;
+mod query;
 mod response;
 mod webhook;
 

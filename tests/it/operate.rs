@@ -180,6 +180,36 @@ fn the_admin_listener_takes_healthz_and_metrics_off_the_public_port() {
     );
 }
 
+/// What a client puts in a message (plaintext mode does not sign the body) reaches the log as
+/// field values: they must not be able to start a line of their own or pose as another field.
+#[test]
+fn message_fields_cannot_forge_log_lines() {
+    let p = Project::new("");
+    p.rule_file("a.toml", RULES);
+    let d = p.start();
+    let forged = "oX\n2020-01-01T00:00:00.000000Z  INFO replyd: forged rule=admin";
+    let xml = format!(
+        "<xml><ToUserName><![CDATA[gh_account]]></ToUserName>\
+         <FromUserName><![CDATA[{forged}]]></FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[x rule=admin]]></MsgType>\
+         <MsgId>{}</MsgId></xml>",
+        unique()
+    );
+    assert_eq!(d.post(&xml).status, 200);
+    let log = d.wait_for_log("answered");
+    let line = log
+        .lines()
+        .find(|l| l.contains("answered"))
+        .expect("the access line");
+    assert!(
+        line.contains(r#"from="oX\n2020-01-01T00:00:00.000000Z  INFO replyd: forged rule=admin""#)
+            && line.contains(r#"msg_type="x rule=admin""#)
+            && line.contains(" rule=- "),
+        "{line}"
+    );
+    assert!(!log.lines().any(|l| l.starts_with("2020")), "{log}");
+}
+
 #[test]
 fn secrets_never_reach_the_log_and_openids_can_be_masked() {
     const SECRET_TOKEN: &str = "Tok3nThatMustNotLeak";

@@ -221,8 +221,10 @@ fn bad_encrypted_input_gets_403_or_400() {
     // And the daemon still answers.
     assert_eq!(post(&query, &body), 200);
     let log = d.wait_for_log("for AppID");
+    // The reason is one quoted, escaped log value.
     assert!(
-        log.contains("cannot decrypt the message") && log.contains("for AppID \"wxSOMEONEELSE\""),
+        log.contains("cannot decrypt the message reason=\"")
+            && log.contains("for AppID \\\"wxSOMEONEELSE\\\""),
         "{log}"
     );
 }
