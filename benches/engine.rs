@@ -80,7 +80,7 @@ impl<'a> Naive<'a> {
                     .ranked
                     .iter()
                     .find(|r| matches!(&r.matcher, Matcher::Event { name, key } if name.eq_ignore_ascii_case(e.name()) && key.as_deref().is_none_or(|k| Some(k) == e.key())))
-                    .map(|r| (r.id.as_str(), reply_text(r, None)));
+                    .map(|r| (&*r.id, reply_text(r, None)));
             }
             _ => return None,
         };
@@ -102,11 +102,11 @@ impl<'a> Naive<'a> {
                         .iter()
                         .find(|p| p.regex.is_match(&normalized))
                         .and_then(|p| p.regex.captures(&normalized))
-                        .map(|c| (r.id.as_str(), reply_text(r, Some(&c))));
+                        .map(|c| (&*r.id, reply_text(r, Some(&c))));
                 }
                 Matcher::Event { .. } | Matcher::MsgType(_) => false,
             };
-            matched.then(|| (r.id.as_str(), reply_text(r, None)))
+            matched.then(|| (&*r.id, reply_text(r, None)))
         })
     }
 }
@@ -140,7 +140,9 @@ fn bench(c: &mut Criterion) {
             ),
         ];
         for (kind, m) in &probes {
-            let ours = engine::respond(&set, m).winner.map(|(r, _)| r.id.clone());
+            let ours = engine::respond(&set, m)
+                .winner
+                .map(|(r, _)| r.id.to_string());
             let theirs = naive.respond(m).map(|(id, _)| id.to_owned());
             assert_eq!(
                 ours, theirs,

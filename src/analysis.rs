@@ -199,7 +199,7 @@ fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
         (None, None) => "nothing (success)".to_owned(),
     };
     let passed = match (&test.expect, &answer.winner, &answer.reply) {
-        (Expect::Rule(id), Some((rule, _)), _) => &rule.id == id,
+        (Expect::Rule(id), Some((rule, _)), _) => *rule.id == **id,
         (Expect::Transfer, None, Some(Reply::Transfer { .. })) => true,
         (Expect::Nothing, None, None) => true,
         _ => false,

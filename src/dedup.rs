@@ -23,18 +23,18 @@ use tokio::sync::OnceCell;
 use crate::protocol::Message;
 
 /// A reply as it was first given: the plaintext body (reply XML or `success`), and what
-/// answered it, for logs and metrics.
+/// answered it, for logs and metrics. Cloning it copies no text: every part is shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
     /// The plaintext body: reply XML, or `success`. Shared, not copied, by the cache and every
     /// response.
     pub body: Bytes,
-    /// The rule that answered; `None` for the fall-through.
-    pub rule: Option<String>,
+    /// The rule that answered (its id, shared with the rule set); `None` for the fall-through.
+    pub rule: Option<Arc<str>>,
     /// The reply's `MsgType`, or `success`.
     pub kind: &'static str,
     /// For a transfer to one agent, the agent's account.
-    pub kf_account: Option<String>,
+    pub kf_account: Option<Arc<str>>,
 }
 
 /// How an answer came about.
@@ -54,7 +54,7 @@ pub struct Dedup {
     inner: Mutex<Inner>,
 }
 
-type Cell = Arc<OnceCell<Arc<Answered>>>;
+type Cell = Arc<OnceCell<Answered>>;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -79,13 +79,13 @@ impl Dedup {
         &self,
         message: &Message,
         answer: impl FnOnce() -> Answered,
-    ) -> (Arc<Answered>, Delivery) {
+    ) -> (Answered, Delivery) {
         let cell = self.cell(identity(message), Instant::now());
         let mut delivery = Delivery::Retry;
         let answered = cell
             .get_or_init(|| {
                 delivery = Delivery::First;
-                std::future::ready(Arc::new(answer()))
+                std::future::ready(answer())
             })
             .await
             .clone();

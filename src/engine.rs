@@ -482,7 +482,7 @@ reply.text = "off"
     fn check(set: &RuleSet, m: &Message) -> (String, String) {
         let a = respond(set, m);
         let id = match (&a.winner, &a.reply) {
-            (Some((r, _)), _) => r.id.clone(),
+            (Some((r, _)), _) => r.id.to_string(),
             (None, Some(Reply::Transfer { .. })) => "transfer".into(),
             (None, None) => "success".into(),
             (None, Some(r)) => panic!("fall-through with {r:?}"),
@@ -609,7 +609,7 @@ reply.text = "off"
         }
         // reply.none answers `success` though a rule won.
         let a = respond(&set, &event(Event::Click { key: "X".into() }));
-        assert_eq!(a.winner.map(|(r, _)| r.id.as_str()), Some("menu-other"));
+        assert_eq!(a.winner.map(|(r, _)| &*r.id), Some("menu-other"));
         assert_eq!(a.reply, None);
     }
 
@@ -618,7 +618,7 @@ reply.text = "off"
         let set = set();
         let ranked: Vec<(&str, MatchKind)> = candidates(&set, &text("流量"))
             .iter()
-            .map(|c| (set.rule(c.rule).id.as_str(), c.kind))
+            .map(|c| (&*set.rule(c.rule).id, c.kind))
             .collect();
         assert_eq!(
             ranked,

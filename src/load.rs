@@ -230,7 +230,7 @@ mod tests {
         let loaded = load(dir.path()).unwrap();
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
         let set = loaded.ruleset.unwrap();
-        let ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = set.rules().iter().map(|r| &*r.id).collect();
         // Path order compares component by component: `a/z.toml` comes before `a.toml`.
         assert_eq!(ids, ["az", "a", "b"]);
     }

@@ -187,7 +187,7 @@ fn json_report(
     let candidate = |c: &Candidate| {
         let rule = set.rule(c.rule);
         json!({
-            "id": rule.id,
+            "id": &*rule.id,
             "file": rule.origin.path.display().to_string(),
             "line": rule.origin.line,
             "priority": rule.priority,

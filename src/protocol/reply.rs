@@ -98,7 +98,8 @@ impl Reply<'_> {
 /// `to_user` is the follower (the message's `FromUserName`), `from_user` the account (the
 /// message's `ToUserName`), `create_time` seconds since the epoch.
 pub fn render(reply: &Reply<'_>, to_user: &str, from_user: &str, create_time: u64) -> String {
-    let mut w = Writer(String::with_capacity(256));
+    // Room for a text reply of a few hundred characters without growing.
+    let mut w = Writer(String::with_capacity(512));
     w.0.push_str("<xml>\n");
     w.cdata_element("ToUserName", to_user);
     w.cdata_element("FromUserName", from_user);

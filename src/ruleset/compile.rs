@@ -317,7 +317,7 @@ impl Compiler {
         }
         if let (Some(id), Some(matcher), Some(reply)) = (id, matcher, reply) {
             self.rules.push(Rule {
-                id,
+                id: id.into(),
                 priority,
                 enabled,
                 case_sensitive,

@@ -97,8 +97,8 @@ impl std::fmt::Display for Origin {
 /// One compiled rule.
 #[derive(Debug)]
 pub struct Rule {
-    /// Unique id (`[A-Za-z0-9_.-]+`).
-    pub id: String,
+    /// Unique id (`[A-Za-z0-9_.-]+`); shared by every answer that names it.
+    pub id: Arc<str>,
     /// Higher wins; default 0.
     pub priority: i64,
     /// `false`: kept and checked, never matched.

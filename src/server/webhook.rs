@@ -1,6 +1,7 @@
 //! The WeChat endpoint: the console's URL check (GET) and messages (POST).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -193,7 +194,7 @@ fn answer(state: &State, message: &Message) -> Answered {
             kf_account: match r {
                 Reply::Transfer {
                     kf_account: Some(kf),
-                } => Some(kf.to_string()),
+                } => Some(Arc::from(kf.as_ref())),
                 _ => None,
             },
         },
@@ -219,7 +220,7 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
         .inc();
     m.replies.with_label_values(&[answered.kind]).inc();
     match &answered.rule {
-        Some(rule) => m.rule_answers.with_label_values(&[rule.as_str()]).inc(),
+        Some(rule) => m.rule_answers.with_label_values(&[&**rule]).inc(),
         None => m
             .fall_throughs
             .with_label_values(&[if answered.kind == "success" {

@@ -191,7 +191,7 @@ proptest! {
         let set = loaded.ruleset.unwrap();
         let winner = engine::respond(&set, &text("same thing".into())).winner.map(|(r, _)| r.id.clone());
         prop_assert_eq!(winner.as_deref(), Some("r0"), "a/f0.toml is first in path order");
-        let ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = set.rules().iter().map(|r| &*r.id).collect();
         prop_assert_eq!(ids, vec!["r0", "r2", "r4", "r1", "r3", "r5"]);
     }
 }
