@@ -341,7 +341,9 @@ impl Writer {
 pub fn push_cdata(out: &mut String, value: &str) {
     // Drop what XML cannot carry first: dropping it afterwards could join `]]` and `>` into a
     // `]]>` that ends the section early (found by fuzzing: "a]\u{1f}]>b").
-    let value: Cow<'_, str> = if value.chars().all(is_xml_char) {
+    let ascii_xml = |b: u8| matches!(b, b'\t' | b'\n' | b'\r' | b' '..=b'\x7f');
+    // Ids and base64 are ASCII: check their bytes without decoding characters.
+    let value: Cow<'_, str> = if value.bytes().all(ascii_xml) || value.chars().all(is_xml_char) {
         Cow::Borrowed(value)
     } else {
         Cow::Owned(value.chars().filter(|&c| is_xml_char(c)).collect())
