@@ -237,23 +237,23 @@ fn collect<'t>(
                 .max_regex_priority()
                 .is_some_and(|p| sink.wants_regex(p))
             {
-                for (rule, item) in index.regex(t) {
+                index.regex(t, &mut |rule, item| {
                     let r = rules.rule(rule);
                     if !sink.wants_regex(r.priority) {
-                        continue;
+                        return;
                     }
                     let Matcher::Regex(patterns) = &r.matcher else {
-                        continue;
+                        return;
                     };
                     let Some(captures) = patterns
                         .get(item as usize)
                         .and_then(|p| p.regex.captures(&t.normalized))
                     else {
-                        continue;
+                        return;
                     };
                     let chars = captures.get(0).map_or(0, |m| m.as_str().chars().count()) as u32;
                     sink.push_regex(hit(MatchKind::Regex)(Hit { rule, item, chars }), captures);
-                }
+                });
             }
         }
         (Body::Event(event), _) => {

@@ -9,14 +9,18 @@
 //! - `prefix`: one hash lookup per distinct keyword length that fits the text (a hashed trie
 //!   walk: the text's first N bytes for each N a prefix keyword has).
 //! - `contains`: one pass of an Aho-Corasick automaton over the text.
-//! - `regex`: one pass of a `RegexSet`; the engine then runs only the regexes that matched.
+//! - `regex`: one pass of all regexes together (a regex set); the engine then runs only the
+//!   regexes that matched, for their captures.
 //! - events and message types: hash lookups.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+// foldhash rather than SipHash: the keys are the rules' own (a client's text is only looked
+// up, it cannot crowd a bucket), and these lookups are most of what a literal match costs.
+use foldhash::HashMap;
 
 use aho_corasick::AhoCorasick;
-use regex::{RegexSet, RegexSetBuilder};
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet, meta};
 
 /// The compiled size all regexes of a set may reach together. Past it, loading fails with an
 /// `invalid-regex` diagnostic instead of eating the machine's memory.
@@ -108,9 +112,14 @@ struct Automaton {
     hits: Vec<Vec<Hit>>,
 }
 
+/// All regexes as one set: regex-automata's meta regex with every pattern, built as
+/// `regex::RegexSet` builds it. Used directly rather than through `RegexSet` for one reason:
+/// `RegexSet::matches` reports the matches as a flag per pattern and visiting them walks every
+/// flag, which with 500 regexes was half the cost of a message a regex answers; here the walk
+/// stops at the last match, since the set says how many there are.
 #[derive(Debug)]
 struct RegexIndex {
-    set: RegexSet,
+    set: meta::Regex,
     /// Set pattern index → (rule, pattern within the rule).
     owners: Vec<(u32, u32)>,
     /// The highest priority of any regex rule: a literal match at this priority or above
@@ -129,7 +138,7 @@ struct EventEntry {
 pub enum IndexError {
     /// The regex set does not compile (in practice: over the size limit).
     #[error("the regexes of the rule set do not compile together: {0}")]
-    RegexSet(#[from] regex::Error),
+    RegexSet(Box<meta::BuildError>),
     /// The Aho-Corasick automaton does not build.
     #[error("the contains keywords do not build an automaton: {0}")]
     Automaton(#[from] aho_corasick::BuildError),
@@ -215,10 +224,17 @@ impl Index {
             // it gives up and every search falls back to the slow PikeVM (measured: 40 µs
             // instead of 0.1 µs per message with 5,000 regexes and the default 2 MB).
             let dfa_cache = (patterns.len() * 4096).clamp(2 << 20, REGEX_SET_DFA_LIMIT);
-            let set = RegexSetBuilder::new(&patterns)
-                .size_limit(REGEX_SET_SIZE_LIMIT)
-                .dfa_size_limit(dfa_cache)
-                .build()?;
+            let config = meta::Config::new()
+                .match_kind(MatchKind::All)
+                .utf8_empty(true)
+                .which_captures(regex_automata::nfa::thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(REGEX_SET_SIZE_LIMIT))
+                .hybrid_cache_capacity(dfa_cache);
+            let set = meta::Builder::new()
+                .configure(config)
+                .syntax(syntax::Config::new().utf8(true))
+                .build_many(&patterns)
+                .map_err(|e| IndexError::RegexSet(Box::new(e)))?;
             index.regex = Some(RegexIndex {
                 set,
                 owners,
@@ -282,27 +298,21 @@ impl Index {
 
     /// The regexes that match the normalised text, as (rule, pattern within the rule), from one
     /// pass of the regex set.
-    pub fn regex(&self, text: &Texts<'_>) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let matched = match &self.regex {
-            Some(ri) if ri.set.is_match(&text.normalized) => {
-                Some((ri, ri.set.matches(&text.normalized)))
-            }
-            _ => None,
-        };
-        matched
-            .into_iter()
-            .flat_map(|(ri, m)| m.into_iter().map(|i| ri.owners[i]))
+    pub fn regex(&self, text: &Texts<'_>, found: &mut impl FnMut(u32, u32)) {
+        let Some(ri) = &self.regex else { return };
+        let mut matched = PatternSet::new(ri.set.pattern_len());
+        ri.set
+            .which_overlapping_matches(&Input::new(text.normalized.as_ref()), &mut matched);
+        for pattern in matched.iter().take(matched.len()) {
+            let (rule, item) = ri.owners[pattern.as_usize()];
+            found(rule, item);
+        }
     }
 
     /// Event rules for an event name (any ASCII case) and key: those with this exact key, and
     /// those without a key.
     pub fn events(&self, name: &str, key: Option<&str>) -> (&[u32], &[u32]) {
-        let entry = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.events.get(&name.to_ascii_lowercase())
-        } else {
-            self.events.get(name)
-        };
-        match entry {
+        match self.events.get(lowercase(name).as_ref()) {
             Some(e) => (
                 key.and_then(|k| e.keyed.get(k))
                     .map_or(&[][..], Vec::as_slice),
@@ -315,8 +325,32 @@ impl Index {
     /// `msg_type` rules for a message type (any ASCII case).
     pub fn msg_type(&self, msg_type: &str) -> &[u32] {
         self.msg_types
-            .get(&msg_type.to_ascii_lowercase())
+            .get(lowercase(msg_type).as_ref())
             .map_or(&[][..], Vec::as_slice)
+    }
+}
+
+/// An event name or message type in ASCII lowercase, as the index keys them. Borrowed for
+/// lowercase names (message types, `subscribe`) and for the uppercase event names WeChat sends,
+/// so that looking one up allocates nothing.
+fn lowercase(name: &str) -> Cow<'_, str> {
+    const UPPERCASE_EVENTS: [&str; 6] = [
+        "click",
+        "view",
+        "scan",
+        "location",
+        "masssendjobfinish",
+        "templatesendjobfinish",
+    ];
+    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Cow::Borrowed(name);
+    }
+    match UPPERCASE_EVENTS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(name))
+    {
+        Some(e) => Cow::Borrowed(e),
+        None => Cow::Owned(name.to_ascii_lowercase()),
     }
 }
 

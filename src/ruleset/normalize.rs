@@ -17,7 +17,8 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 /// plain Chinese without surrounding spaces).
 pub fn normalize(text: &str) -> Cow<'_, str> {
     let trimmed = text.trim();
-    if is_nfkc_quick(trimmed.chars()) == IsNormalized::Yes {
+    // ASCII is NFKC already; asking is_nfkc_quick costs a table lookup per character.
+    if trimmed.is_ascii() || is_nfkc_quick(trimmed.chars()) == IsNormalized::Yes {
         return Cow::Borrowed(trimmed);
     }
     let nfkc: String = trimmed.nfkc().collect();
@@ -32,6 +33,13 @@ pub fn normalize(text: &str) -> Cow<'_, str> {
 /// Case folding for the case-insensitive matchers: each character lower-cased on its own.
 /// Borrows when nothing changes.
 pub fn fold(normalized: &str) -> Cow<'_, str> {
+    if normalized.is_ascii() {
+        return if normalized.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(normalized.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(normalized)
+        };
+    }
     let unchanged = |c: char| {
         if c.is_ascii() {
             !c.is_ascii_uppercase()
@@ -84,6 +92,17 @@ mod tests {
         for (i, _) in whole.char_indices() {
             let (head, tail) = whole.split_at(i);
             assert_eq!(format!("{}{}", fold(head), fold(tail)), fold(whole));
+        }
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcuts give what the general path gives.
+        #[test]
+        fn shortcuts_agree_with_the_general_path(s in "[ -~\\t\\n]{0,16}|\\PC{0,8}") {
+            let nfkc: String = s.trim().nfkc().collect();
+            proptest::prop_assert_eq!(normalize(&s).into_owned(), nfkc.trim());
+            let lowered: String = s.chars().flat_map(char::to_lowercase).collect();
+            proptest::prop_assert_eq!(fold(&s).into_owned(), lowered);
         }
     }
 
