@@ -56,7 +56,8 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-/// The text line of an event: time, level, target, message, then `name=value` fields.
+/// The text line of an event: time, level, target, message, then `name=value` fields. Spans
+/// are not written: replyd opens none.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextLine;
 
@@ -200,11 +201,13 @@ fn write_value(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     out.write_char('"')
 }
 
-/// Text with its control characters (line breaks, tabs, terminal escapes, C1 codes) written
-/// as escapes, so that it stays on one line and cannot drive a terminal.
+/// Text with its control characters (line breaks, tabs, terminal escapes, C1 codes) and the
+/// Unicode line and paragraph separators written as escapes, so that it stays on one line and
+/// cannot drive a terminal.
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    let breaks = |c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}';
     let mut rest = text;
-    while let Some(i) = rest.find(char::is_control) {
+    while let Some(i) = rest.find(breaks) {
         out.write_str(&rest[..i])?;
         let c = rest[i..].chars().next().unwrap_or_default();
         match c {
@@ -246,6 +249,7 @@ mod tests {
             ("\x1b[31mred", r#""\u{1b}[31mred""#),
             ("c1\u{85}", r#""c1\u{85}""#),
             ("a\u{3000}b", "\"a\u{3000}b\""),
+            ("line\u{2028}separator", r#""line\u{2028}separator""#),
         ] {
             assert_eq!(value(input), written, "{input:?}");
         }

@@ -306,11 +306,7 @@ fn sigterm_during_a_request_still_answers_it() {
         .wait_exit(Duration::from_secs(30))
         .expect("the daemon exits");
     assert!(status.success(), "{status:?}");
-    assert!(
-        d.log().contains("every request in flight was answered"),
-        "{}",
-        d.log()
-    );
+    d.wait_for_log("every request in flight was answered");
 }
 
 fn request_fails(addr: std::net::SocketAddr) -> bool {

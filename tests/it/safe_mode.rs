@@ -246,7 +246,8 @@ fn the_previous_key_works_during_a_key_change() {
             "你好 <&> ]]> !"
         );
     }
-    assert!(d.log().contains("previous_encoding_aes_key"));
+    // Logs are written by their own thread: wait for the line rather than race it.
+    d.wait_for_log("previous_encoding_aes_key");
 }
 
 #[test]
