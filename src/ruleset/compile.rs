@@ -1482,7 +1482,8 @@ mod tests {
         let d = &compiled.diagnostics[0];
         assert_eq!(d.code, Code::InvalidRegex);
         assert!(
-            d.message.contains("do not compile together"),
+            d.message.contains("do not compile together")
+                && d.message.contains("exceed the size limit of 64 MiB"),
             "{}",
             d.message
         );

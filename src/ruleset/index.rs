@@ -137,11 +137,24 @@ struct EventEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// The regex set does not compile (in practice: over the size limit).
-    #[error("the regexes of the rule set do not compile together: {0}")]
+    #[error("the regexes of the rule set do not compile together: {}", set_error(.0))]
     RegexSet(Box<meta::BuildError>),
     /// The Aho-Corasick automaton does not build.
     #[error("the contains keywords do not build an automaton: {0}")]
     Automaton(#[from] aho_corasick::BuildError),
+}
+
+/// What went wrong building the regex set, in words: meta's own message is only "error
+/// building NFA", its cause in the error's source.
+fn set_error(e: &meta::BuildError) -> String {
+    match (e.size_limit(), std::error::Error::source(e)) {
+        (Some(limit), _) => format!(
+            "compiled, they exceed the size limit of {} MiB",
+            limit >> 20
+        ),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    }
 }
 
 impl Index {
