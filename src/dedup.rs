@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use crate::protocol::Message;
+use crate::protocol::{Body, Message};
 
 /// A reply as it was first given: the plaintext body (reply XML or `success`), and what
 /// answered it, for logs and metrics. Cloning it copies no text: every part is shared.
@@ -161,9 +161,14 @@ fn identity(m: &Message) -> String {
             push(e.key().unwrap_or(""));
         }
         (None, None) => {
+            // No MsgId (WeChat always sends one with a user message): the time and type, and
+            // for a text its content, so that two texts of the same second stay apart.
             push("t");
             push(itoa::Buffer::new().format(m.create_time));
             push(m.msg_type());
+            if let Body::Text { content } = &m.body {
+                push(content);
+            }
         }
     }
     key
@@ -172,7 +177,7 @@ fn identity(m: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Body, Event};
+    use crate::protocol::Event;
 
     fn text(from: &str, msg_id: &str) -> Message {
         Message {
@@ -262,6 +267,23 @@ mod tests {
             d.answer(&text("u", "1"), || answered("y")).await.1,
             Delivery::First
         );
+    }
+
+    #[tokio::test]
+    async fn messages_without_a_msg_id_are_told_apart_by_their_text() {
+        let d = Dedup::new(Duration::from_secs(60), 100);
+        let without_id = |content: &str| Message {
+            msg_id: None,
+            body: Body::Text {
+                content: content.into(),
+            },
+            ..text("u", "1")
+        };
+        let (a, _) = d.answer(&without_id("a"), || answered("A")).await;
+        let (b, _) = d.answer(&without_id("b"), || answered("B")).await;
+        let (again, delivery) = d.answer(&without_id("a"), || answered("?")).await;
+        assert_eq!((&a.body[..], &b.body[..]), (&b"A"[..], &b"B"[..]));
+        assert_eq!((&again.body[..], delivery), (&b"A"[..], Delivery::Retry));
     }
 
     #[test]

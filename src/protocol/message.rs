@@ -66,7 +66,8 @@ pub struct Message {
     pub from_user: String,
     /// `CreateTime`, seconds since the epoch.
     pub create_time: u64,
-    /// `MsgId`; user messages have one, most events do not. Kept as text: it is an opaque id.
+    /// `MsgId`; user messages have one, most events do not. Kept as text: it is an opaque id;
+    /// a blank one is `None`.
     pub msg_id: Option<String>,
     /// What was sent.
     pub body: Body,
@@ -436,7 +437,8 @@ impl Message {
             to_user,
             from_user,
             create_time,
-            msg_id: w.msg_id,
+            // A blank MsgId identifies nothing: it is treated as absent.
+            msg_id: w.msg_id.filter(|id| !id.trim().is_empty()),
             body,
         })
     }
@@ -735,6 +737,17 @@ mod tests {
         );
         let m = parse(xml("miniprogrampage", "<AppId>wx1</AppId>").as_bytes()).unwrap();
         assert_eq!(m.msg_type(), "miniprogrampage");
+    }
+
+    #[test]
+    fn a_blank_msg_id_is_no_msg_id() {
+        for id in ["<MsgId></MsgId>", "<MsgId/>", "<MsgId> </MsgId>", ""] {
+            let body = format!(
+                "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+                 <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content>{id}</xml>"
+            );
+            assert_eq!(parse(body.as_bytes()).unwrap().msg_id, None, "{id}");
+        }
     }
 
     #[test]
