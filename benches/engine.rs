@@ -29,12 +29,10 @@ fn ruleset(n: usize) -> (RuleSet, ruleset_gen::Generated) {
         .map(|(p, t)| (p.as_str(), t.as_str()))
         .collect();
     let compiled = compile(&sources_from(&files));
-    let set = compiled.ruleset.unwrap_or_else(|| {
-        panic!(
-            "generated rules do not compile: {:?}",
-            compiled.diagnostics.first()
-        )
-    });
+    let first = compiled.diagnostics.first().map(|d| format!("{d:?}"));
+    let set = compiled
+        .ruleset()
+        .unwrap_or_else(|| panic!("generated rules do not compile: {first:?}"));
     (set, g)
 }
 

@@ -67,7 +67,7 @@ fn child(dir: &str) {
         let t = Instant::now();
         let c = replyd::ruleset::compile(&loaded.sources);
         println!("compile alone: {:?}", t.elapsed());
-        let set = c.ruleset.unwrap();
+        let set = c.ruleset().expect("the generated rules compile");
         let t = Instant::now();
         let _ = replyd::analysis::shadowing(&set);
         println!("shadowing: {:?}", t.elapsed());

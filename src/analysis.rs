@@ -113,7 +113,7 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
             }
             Matcher::MsgType(t) => {
                 if let Some((w, own)) =
-                    probe(&message(Body::of_type(t))).filter(|(w, _)| w.rule != index)
+                    probe(&message(body_of_type(t))).filter(|(w, _)| w.rule != index)
                 {
                     let what = format!("rule `{}` (msg_type {t})", rule.id);
                     out.push(shadowed(
@@ -279,7 +279,15 @@ pub fn test_message(input: &TestInput) -> Message {
     message(match input {
         TestInput::Text(t) => Body::Text { content: t.clone() },
         TestInput::Event { name, key } => Body::Event(Event::new(name, key.as_deref())),
-        TestInput::MsgType(t) => Body::of_type(t),
+        TestInput::MsgType(t) => body_of_type(t),
+    })
+}
+
+/// A dry-run message of a type a `msg_type` rule or test names. The compiler and `try` refuse
+/// `text` and `event` there (they have their own inputs), so `of_type` gives a body.
+fn body_of_type(msg_type: &str) -> Body {
+    Body::of_type(msg_type).unwrap_or_else(|| Body::Other {
+        msg_type: msg_type.to_owned(),
     })
 }
 

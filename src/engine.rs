@@ -459,7 +459,7 @@ reply.text = "off"
             .filter(|d| d.severity() == crate::diag::Severity::Error)
             .collect();
         assert!(errors.is_empty(), "{errors:?}");
-        compiled.ruleset.expect("rule set")
+        compiled.ruleset().expect("rule set")
     }
 
     fn text(content: &str) -> Message {
@@ -640,7 +640,7 @@ reply.text = "off"
             ("rules/a.toml", a.as_str()),
             ("rules/b.toml", b.as_str()),
         ]));
-        let set = compiled.ruleset.unwrap();
+        let set = compiled.ruleset().unwrap();
         assert_eq!(check(&set, &text("hi there")).0, "in-a");
     }
 }

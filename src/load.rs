@@ -44,9 +44,12 @@ impl Loaded {
 pub struct Summary {
     /// Rule files read.
     pub files: usize,
-    /// Rules compiled (0 when the files did not compile).
+    /// `[[rule]]` entries read, whether they compiled or not.
     pub rules: usize,
-    /// `[[test]]` entries run (0 when the files did not compile, so none could run).
+    /// `[[test]]` entries read.
+    pub tests: usize,
+    /// `[[test]]` entries run (none while a rule has an error: a set with a rule missing
+    /// would fail tests for the wrong reason).
     pub tests_run: usize,
     /// Of those, how many failed.
     pub tests_failed: usize,
@@ -84,22 +87,36 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
     let compiled = compile(&sources);
     diagnostics.extend(compiled.diagnostics);
-    let mut ruleset = compiled.ruleset;
     let mut summary = Summary {
         files: sources.len(),
+        rules: compiled.files.iter().map(|f| f.rules).sum(),
+        tests: compiled.files.iter().map(|f| f.tests).sum(),
         ..Summary::default()
     };
-    if let Some(set) = &ruleset {
-        diagnostics.extend(analysis::shadowing(set));
-        let failures = analysis::run_tests(set);
-        summary.rules = set.rules().len();
-        summary.tests_run = set.tests().len();
-        summary.tests_failed = failures.len();
-        diagnostics.extend(failures);
+    // Shadowing is analysed over every rule that compiled, so that one broken file does not
+    // hide the warnings of the others; tests run only on the whole set.
+    if let Some(set) = &compiled.set {
+        // A keyword already reported as an error (a duplicate) is not reported again.
+        let errors_at: Vec<_> = diagnostics
+            .iter()
+            .filter(|d| d.severity() == crate::diag::Severity::Error)
+            .filter_map(|d| d.location.clone())
+            .collect();
+        diagnostics.extend(
+            analysis::shadowing(set)
+                .into_iter()
+                .filter(|d| d.location.as_ref().is_none_or(|l| !errors_at.contains(l))),
+        );
+        if compiled.complete {
+            let failures = analysis::run_tests(set);
+            summary.tests_run = set.tests().len();
+            summary.tests_failed = failures.len();
+            diagnostics.extend(failures);
+        }
     }
-    if has_errors(&diagnostics) {
-        ruleset = None;
-    }
+    let ruleset = compiled
+        .set
+        .filter(|_| compiled.complete && !has_errors(&diagnostics));
     Ok(Loaded {
         sources,
         ruleset,

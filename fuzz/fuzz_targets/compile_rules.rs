@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = d.short(&sources);
     }
     let _ = replyd::diag::render::json(&compiled.diagnostics, &sources);
-    match compiled.ruleset {
+    match compiled.set.filter(|_| compiled.complete) {
         None => assert!(
             replyd::diag::has_errors(&compiled.diagnostics),
             "a refused set says why"
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
                     key: None,
                     ticket: None,
                 }),
-                Body::of_type("image"),
+                Body::of_type("image").expect("a known type"),
             ] {
                 let m = Message {
                     to_user: "gh".into(),

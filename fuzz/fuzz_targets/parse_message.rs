@@ -19,7 +19,7 @@ fn rules() -> &'static RuleSet {
             + include_str!("../../rules/service.toml")
             + include_str!("../../rules/welcome.toml");
         compile(&sources_from(&[("rules.toml", text.as_str())]))
-            .ruleset
+            .ruleset()
             .expect("shipped rules compile")
     })
 }

@@ -68,8 +68,13 @@ fn human(loaded: &Loaded, errors: usize, warnings: usize, failed: bool) -> std::
     render::human(&loaded.diagnostics, &loaded.sources, &mut out)?;
     let s = loaded.summary;
     let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    let tests = if s.rules == 0 && errors > 0 {
-        "tests not run until the errors are fixed".to_owned()
+    let tests = if s.tests == 0 {
+        "no tests".to_owned()
+    } else if s.tests_run == 0 && errors > 0 {
+        format!(
+            "{} not run until the errors are fixed",
+            plural(s.tests, "test")
+        )
     } else {
         format!(
             "{} passed of {}",

@@ -11,6 +11,8 @@
 use quick_xml::events::Event as XmlEvent;
 use serde::Deserialize;
 
+use super::vocab::{EventKind, MsgType};
+
 /// Why a body is not a message replyd can answer. Each is a 400 for the HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -193,15 +195,8 @@ impl Message {
     /// The `MsgType` as WeChat names it: `text`, `image`, …, `event`, or the unknown raw name.
     pub fn msg_type(&self) -> &str {
         match &self.body {
-            Body::Text { .. } => "text",
-            Body::Image { .. } => "image",
-            Body::Voice { .. } => "voice",
-            Body::Video { .. } => "video",
-            Body::ShortVideo { .. } => "shortvideo",
-            Body::Location { .. } => "location",
-            Body::Link { .. } => "link",
-            Body::Event(_) => "event",
             Body::Other { msg_type } => msg_type,
+            known => known.kind().map_or("", MsgType::as_str),
         }
     }
 
@@ -215,44 +210,60 @@ impl Message {
 }
 
 impl Body {
-    /// A message of the given type with empty fields, for dry runs (`try`, `[[test]]`):
-    /// `text` gives an empty text, `event` is not a type here (build an [`Event`]).
-    pub fn of_type(msg_type: &str) -> Body {
+    /// The body's `MsgType`; `None` for a type replyd does not know ([`Body::Other`]).
+    pub fn kind(&self) -> Option<MsgType> {
+        Some(match self {
+            Body::Text { .. } => MsgType::Text,
+            Body::Image { .. } => MsgType::Image,
+            Body::Voice { .. } => MsgType::Voice,
+            Body::Video { .. } => MsgType::Video,
+            Body::ShortVideo { .. } => MsgType::ShortVideo,
+            Body::Location { .. } => MsgType::Location,
+            Body::Link { .. } => MsgType::Link,
+            Body::Event(_) => MsgType::Event,
+            Body::Other { .. } => return None,
+        })
+    }
+
+    /// A message of the given type with empty fields, for dry runs (`try`, `[[test]]`). An
+    /// unknown name gives [`Body::Other`]; `text` and `event` are not types here (a dry run
+    /// gives a text its content and an event its name), so they give `None`.
+    pub fn of_type(msg_type: &str) -> Option<Body> {
         let s = String::new;
-        match msg_type {
-            "text" => Body::Text { content: s() },
-            "image" => Body::Image {
+        Some(match MsgType::parse(msg_type) {
+            Some(MsgType::Text | MsgType::Event) => return None,
+            Some(MsgType::Image) => Body::Image {
                 pic_url: s(),
                 media_id: s(),
             },
-            "voice" => Body::Voice {
+            Some(MsgType::Voice) => Body::Voice {
                 media_id: s(),
                 format: s(),
                 recognition: None,
             },
-            "video" => Body::Video {
+            Some(MsgType::Video) => Body::Video {
                 media_id: s(),
                 thumb_media_id: s(),
             },
-            "shortvideo" => Body::ShortVideo {
+            Some(MsgType::ShortVideo) => Body::ShortVideo {
                 media_id: s(),
                 thumb_media_id: s(),
             },
-            "location" => Body::Location {
+            Some(MsgType::Location) => Body::Location {
                 latitude: 0.0,
                 longitude: 0.0,
                 scale: 0.0,
                 label: s(),
             },
-            "link" => Body::Link {
+            Some(MsgType::Link) => Body::Link {
                 title: s(),
                 description: s(),
                 url: s(),
             },
-            other => Body::Other {
-                msg_type: other.to_owned(),
+            None => Body::Other {
+                msg_type: msg_type.to_owned(),
             },
-        }
+        })
     }
 }
 
@@ -271,12 +282,12 @@ impl Event {
     /// The event's name as WeChat sends it (`subscribe`, `SCAN`, `CLICK`, …).
     pub fn name(&self) -> &str {
         match self {
-            Event::Subscribe { .. } => "subscribe",
-            Event::Unsubscribe => "unsubscribe",
-            Event::Scan { .. } => "SCAN",
-            Event::Location { .. } => "LOCATION",
-            Event::Click { .. } => "CLICK",
-            Event::View { .. } => "VIEW",
+            Event::Subscribe { .. } => EventKind::Subscribe.as_str(),
+            Event::Unsubscribe => EventKind::Unsubscribe.as_str(),
+            Event::Scan { .. } => EventKind::Scan.as_str(),
+            Event::Location { .. } => EventKind::Location.as_str(),
+            Event::Click { .. } => EventKind::Click.as_str(),
+            Event::View { .. } => EventKind::View.as_str(),
             Event::Other { name, .. } => name,
         }
     }
@@ -385,42 +396,42 @@ impl Message {
         let create_time = number::<u64>(required(w.create_time, "CreateTime")?, "CreateTime")?;
         let msg_type = required(w.msg_type, "MsgType")?;
         let text = |v: Option<String>| v.unwrap_or_default();
-        let body = match msg_type.as_str() {
-            "text" => Body::Text {
+        let body = match MsgType::parse(&msg_type) {
+            Some(MsgType::Text) => Body::Text {
                 content: text(w.content),
             },
-            "image" => Body::Image {
+            Some(MsgType::Image) => Body::Image {
                 pic_url: text(w.pic_url),
                 media_id: text(w.media_id),
             },
-            "voice" => Body::Voice {
+            Some(MsgType::Voice) => Body::Voice {
                 media_id: text(w.media_id),
                 format: text(w.format),
                 recognition: w.recognition,
             },
-            "video" => Body::Video {
+            Some(MsgType::Video) => Body::Video {
                 media_id: text(w.media_id),
                 thumb_media_id: text(w.thumb_media_id),
             },
-            "shortvideo" => Body::ShortVideo {
+            Some(MsgType::ShortVideo) => Body::ShortVideo {
                 media_id: text(w.media_id),
                 thumb_media_id: text(w.thumb_media_id),
             },
-            "location" => Body::Location {
+            Some(MsgType::Location) => Body::Location {
                 latitude: optional_number(w.location_x, "Location_X")?,
                 longitude: optional_number(w.location_y, "Location_Y")?,
                 scale: optional_number(w.scale, "Scale")?,
                 label: text(w.label),
             },
-            "link" => Body::Link {
+            Some(MsgType::Link) => Body::Link {
                 title: text(w.title),
                 description: text(w.description),
                 url: text(w.url),
             },
-            "event" => {
+            Some(MsgType::Event) => {
                 let name = required(w.event, "Event")?;
                 // Only a LOCATION event's numbers are read: a stray field elsewhere is ignored.
-                let location = if name.eq_ignore_ascii_case("LOCATION") {
+                let location = if EventKind::parse(&name) == Some(EventKind::Location) {
                     [
                         optional_number(w.latitude, "Latitude")?,
                         optional_number(w.longitude, "Longitude")?,
@@ -431,7 +442,7 @@ impl Message {
                 };
                 Body::Event(event_of(name, w.event_key, w.ticket, w.menu_id, location))
             }
-            _ => Body::Other { msg_type },
+            None => Body::Other { msg_type },
         };
         Ok(Message {
             to_user,
@@ -454,36 +465,30 @@ fn event_of(
 ) -> Event {
     // WeChat's names are case-sensitive as sent; matching them regardless of case costs nothing
     // and no two events differ only by case.
-    let is = |n: &str| name.eq_ignore_ascii_case(n);
-    if is("subscribe") {
-        Event::Subscribe {
+    match EventKind::parse(&name) {
+        Some(EventKind::Subscribe) => Event::Subscribe {
             key: key.filter(|k| !k.is_empty()),
             ticket,
-        }
-    } else if is("unsubscribe") {
-        Event::Unsubscribe
-    } else if is("SCAN") {
-        Event::Scan {
+        },
+        Some(EventKind::Unsubscribe) => Event::Unsubscribe,
+        Some(EventKind::Scan) => Event::Scan {
             key: key.unwrap_or_default(),
             ticket,
-        }
-    } else if is("LOCATION") {
-        Event::Location {
+        },
+        Some(EventKind::Location) => Event::Location {
             latitude,
             longitude,
             precision,
-        }
-    } else if is("CLICK") {
-        Event::Click {
+        },
+        Some(EventKind::Click) => Event::Click {
             key: key.unwrap_or_default(),
-        }
-    } else if is("VIEW") {
-        Event::View {
+        },
+        Some(EventKind::View) => Event::View {
             key: key.unwrap_or_default(),
             menu_id,
-        }
-    } else {
-        Event::Other { name, key }
+        },
+        // The other known events carry nothing replyd reads but their key.
+        Some(_) | None => Event::Other { name, key },
     }
 }
 

@@ -9,6 +9,8 @@ pub mod crypto;
 pub mod message;
 pub mod reply;
 pub mod signature;
+pub mod vocab;
 
 pub use message::{Body, Event, Message, ParseError};
 pub use reply::{Article, Reply};
+pub use vocab::{EventKind, MsgType};

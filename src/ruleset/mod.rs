@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::diag::Location;
 
-pub use compile::{Compiled, MAX_ARTICLES, MAX_TEXT_BYTES, compile, sources_from};
+pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, sources_from};
 pub use index::{Hit, Index, Texts};
 pub use template::Template;
 

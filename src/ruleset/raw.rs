@@ -1,13 +1,38 @@
 //! The serde mirror of a rule file, exactly as written, with spans.
 //!
-//! Each `[[rule]]` and `[[test]]` entry is deserialized on its own (see `compile.rs`), so a
+//! Each `[[rule]]` and `[[test]]` entry is deserialized on its own (see `compile/`), so a
 //! mistake in one entry does not hide the mistakes in the others. `deny_unknown_fields`
 //! everywhere: a misspelt key is an error, never silently ignored. Values the diagnostics point
 //! at are wrapped in [`Spanned`].
+//!
+//! A `match`, `reply` or test input table may name several kinds; [`RawMatch::specs`],
+//! [`RawReply::specs`] and [`RawTest::inputs`] turn each into a list of typed specs
+//! ([`MatchSpec`], [`ReplySpec`], [`InputSpec`]). They destructure their table without `..`, so
+//! a key added to the table and forgotten here does not compile, and the compiler matches the
+//! specs exhaustively, so a kind cannot be dropped without a diagnostic.
+
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
+
+/// One of several kinds a table may name, with the key it is written under.
+pub trait Spec {
+    /// The key as written (`exact`, `text`, `send`, …).
+    fn key(&self) -> &'static str;
+}
+
+/// The kinds a table names, each with the span of its value, in key order.
+pub type Specs<S> = Vec<(S, Range<usize>)>;
+
+/// Pushes `(spec, span)` when the key is present.
+fn push<T, S>(out: &mut Specs<S>, value: Option<Spanned<T>>, f: fn(Spanned<T>) -> S) {
+    if let Some(v) = value {
+        let span = v.span();
+        out.push((f(v), span));
+    }
+}
 
 /// One `[[rule]]`.
 #[derive(Debug, Deserialize)]
@@ -35,6 +60,59 @@ pub struct RawMatch {
     pub msg_type: Option<Spanned<String>>,
 }
 
+/// One matcher of `match.*` (`match.key` is a modifier of `match.event`, not a matcher).
+#[derive(Debug)]
+pub enum MatchSpec {
+    /// `match.exact`.
+    Exact(Spanned<Strings>),
+    /// `match.prefix`.
+    Prefix(Spanned<Strings>),
+    /// `match.contains`.
+    Contains(Spanned<Strings>),
+    /// `match.regex`.
+    Regex(Spanned<Strings>),
+    /// `match.event`.
+    Event(Spanned<String>),
+    /// `match.msg_type`.
+    MsgType(Spanned<String>),
+}
+
+impl Spec for MatchSpec {
+    fn key(&self) -> &'static str {
+        match self {
+            MatchSpec::Exact(_) => "exact",
+            MatchSpec::Prefix(_) => "prefix",
+            MatchSpec::Contains(_) => "contains",
+            MatchSpec::Regex(_) => "regex",
+            MatchSpec::Event(_) => "event",
+            MatchSpec::MsgType(_) => "msg_type",
+        }
+    }
+}
+
+impl RawMatch {
+    /// Every matcher written, in key order, and the `key` modifier.
+    pub fn specs(self) -> (Specs<MatchSpec>, Option<Spanned<String>>) {
+        let RawMatch {
+            exact,
+            prefix,
+            contains,
+            regex,
+            event,
+            key,
+            msg_type,
+        } = self;
+        let mut out = Vec::new();
+        push(&mut out, exact, MatchSpec::Exact);
+        push(&mut out, prefix, MatchSpec::Prefix);
+        push(&mut out, contains, MatchSpec::Contains);
+        push(&mut out, regex, MatchSpec::Regex);
+        push(&mut out, event, MatchSpec::Event);
+        push(&mut out, msg_type, MatchSpec::MsgType);
+        (out, key)
+    }
+}
+
 /// `reply.*`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +125,68 @@ pub struct RawReply {
     pub news: Option<Spanned<Vec<Spanned<RawArticle>>>>,
     pub transfer: Option<Spanned<RawTransfer>>,
     pub none: Option<Spanned<bool>>,
+}
+
+/// One reply of `reply.*`.
+#[derive(Debug)]
+pub enum ReplySpec {
+    /// `reply.text`.
+    Text(Spanned<String>),
+    /// `reply.image`.
+    Image(Spanned<RawMedia>),
+    /// `reply.voice`.
+    Voice(Spanned<RawMedia>),
+    /// `reply.video`.
+    Video(Spanned<RawVideo>),
+    /// `reply.music`.
+    Music(Spanned<RawMusic>),
+    /// `reply.news`.
+    News(Spanned<Vec<Spanned<RawArticle>>>),
+    /// `reply.transfer`.
+    Transfer(Spanned<RawTransfer>),
+    /// `reply.none`.
+    None(Spanned<bool>),
+}
+
+impl Spec for ReplySpec {
+    fn key(&self) -> &'static str {
+        match self {
+            ReplySpec::Text(_) => "text",
+            ReplySpec::Image(_) => "image",
+            ReplySpec::Voice(_) => "voice",
+            ReplySpec::Video(_) => "video",
+            ReplySpec::Music(_) => "music",
+            ReplySpec::News(_) => "news",
+            ReplySpec::Transfer(_) => "transfer",
+            ReplySpec::None(_) => "none",
+        }
+    }
+}
+
+impl RawReply {
+    /// Every reply written, in key order.
+    pub fn specs(self) -> Specs<ReplySpec> {
+        let RawReply {
+            text,
+            image,
+            voice,
+            video,
+            music,
+            news,
+            transfer,
+            none,
+        } = self;
+        let mut out = Vec::new();
+        push(&mut out, text, ReplySpec::Text);
+        push(&mut out, image, ReplySpec::Image);
+        push(&mut out, voice, ReplySpec::Voice);
+        push(&mut out, video, ReplySpec::Video);
+        push(&mut out, music, ReplySpec::Music);
+        push(&mut out, news, ReplySpec::News);
+        push(&mut out, transfer, ReplySpec::Transfer);
+        push(&mut out, none, ReplySpec::None);
+        out
+    }
 }
 
 /// `reply.image` and `reply.voice`.
@@ -103,6 +243,64 @@ pub struct RawTest {
     pub msg_type: Option<Spanned<String>>,
     pub expect: Option<Spanned<String>>,
     pub reply_contains: Option<Spanned<String>>,
+}
+
+/// The message of a `[[test]]` (`key` is a modifier of `event`).
+#[derive(Debug)]
+pub enum InputSpec {
+    /// `send`: a text message.
+    Send(Spanned<String>),
+    /// `event`.
+    Event(Spanned<String>),
+    /// `msg_type`.
+    MsgType(Spanned<String>),
+}
+
+impl Spec for InputSpec {
+    fn key(&self) -> &'static str {
+        match self {
+            InputSpec::Send(_) => "send",
+            InputSpec::Event(_) => "event",
+            InputSpec::MsgType(_) => "msg_type",
+        }
+    }
+}
+
+/// A `[[test]]` with its input typed.
+#[derive(Debug)]
+pub struct TestSpec {
+    /// Every input written, in key order.
+    pub inputs: Specs<InputSpec>,
+    /// `key`.
+    pub key: Option<Spanned<String>>,
+    /// `expect`.
+    pub expect: Option<Spanned<String>>,
+    /// `reply_contains`.
+    pub reply_contains: Option<Spanned<String>>,
+}
+
+impl RawTest {
+    /// The test with its inputs typed.
+    pub fn spec(self) -> TestSpec {
+        let RawTest {
+            send,
+            event,
+            key,
+            msg_type,
+            expect,
+            reply_contains,
+        } = self;
+        let mut inputs = Vec::new();
+        push(&mut inputs, send, InputSpec::Send);
+        push(&mut inputs, event, InputSpec::Event);
+        push(&mut inputs, msg_type, InputSpec::MsgType);
+        TestSpec {
+            inputs,
+            key,
+            expect,
+            reply_contains,
+        }
+    }
 }
 
 /// A string or a list of strings (`match.exact = "a"` or `match.exact = ["a", "b"]`).

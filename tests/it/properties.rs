@@ -45,9 +45,10 @@ reply.news = [{ title = "prefix" }]
 "#;
     files.push(("zz-extra.toml", extra));
     let compiled = compile(&sources_from(&files));
+    let diagnostics = format!("{:?}", compiled.diagnostics);
     compiled
-        .ruleset
-        .unwrap_or_else(|| panic!("the property rules compile: {:?}", compiled.diagnostics))
+        .ruleset()
+        .unwrap_or_else(|| panic!("the property rules compile: {diagnostics}"))
 }
 
 fn text(content: String) -> Message {

@@ -1,0 +1,136 @@
+//! Checks across every file: the same exact keyword in two rules at one priority.
+//! (Duplicate ids are caught as each id is read, in `mod.rs`.)
+
+use std::collections::HashMap;
+
+use crate::diag::{Code, Diagnostic};
+use crate::ruleset::normalize::fold;
+use crate::ruleset::{Matcher, Rule};
+
+/// A keyword of a rule: (rule index, keyword index).
+type At = (usize, usize);
+
+/// The first two keywords seen of two different rules: enough to find, for any later keyword,
+/// an earlier one of another rule, in constant time.
+#[derive(Default)]
+struct FirstTwo([Option<At>; 2]);
+
+impl FirstTwo {
+    fn add(&mut self, at: At) {
+        match self.0 {
+            [None, _] => self.0[0] = Some(at),
+            [Some(a), None] if a.0 != at.0 => self.0[1] = Some(at),
+            _ => {}
+        }
+    }
+
+    fn other_than(&self, rule: usize) -> Option<At> {
+        self.0.iter().flatten().copied().find(|a| a.0 != rule)
+    }
+}
+
+/// Who holds a folded keyword at one priority.
+#[derive(Default)]
+struct Owners {
+    /// Every rule.
+    any: FirstTwo,
+    /// Case-insensitive rules: they overlap with every holder.
+    insensitive: FirstTwo,
+    /// Case-sensitive rules, by their exact (normalised) keyword: they overlap only with the
+    /// same spelling, or with an insensitive rule.
+    sensitive: HashMap<String, FirstTwo>,
+}
+
+/// Reports every exact keyword that an earlier rule at the same priority also has, where the
+/// two overlap (unless both are case-sensitive and differ in case). Linear in the number of
+/// keywords.
+pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<(i64, String), Owners> = HashMap::new();
+    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+        let Matcher::Exact(keywords) = &rule.matcher else {
+            continue;
+        };
+        for (k, kw) in keywords.iter().enumerate() {
+            let owners = seen
+                .entry((rule.priority, fold(&kw.normalized).into_owned()))
+                .or_default();
+            let clash = if rule.case_sensitive {
+                let same = owners
+                    .sensitive
+                    .get(&kw.normalized)
+                    .and_then(|s| s.other_than(r));
+                [owners.insensitive.other_than(r), same]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            } else {
+                owners.any.other_than(r)
+            };
+            diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
+            owners.any.add((r, k));
+            if rule.case_sensitive {
+                owners
+                    .sensitive
+                    .entry(kw.normalized.clone())
+                    .or_default()
+                    .add((r, k));
+            } else {
+                owners.insensitive.add((r, k));
+            }
+        }
+    }
+}
+
+/// The report of keyword `k` of rule `r` clashing with keyword `ek` of rule `er`; `None` if
+/// either is not an exact keyword (only those are recorded).
+fn duplicate(rules: &[Rule], (r, k): At, (er, ek): At) -> Option<Diagnostic> {
+    let (rule, other) = (&rules[r], &rules[er]);
+    fn keyword(rule: &Rule, k: usize) -> Option<&crate::ruleset::Keyword> {
+        match &rule.matcher {
+            Matcher::Exact(kws) => kws.get(k),
+            _ => None,
+        }
+    }
+    let (kw, okw) = (keyword(rule, k)?, keyword(other, ek)?);
+    let d = Diagnostic::new(
+        Code::DuplicateKeyword,
+        rule.origin.location.file,
+        kw.span.clone(),
+        format!(
+            "the exact keyword {:?} of rule `{}` is also a keyword of rule `{}` at the same priority ({})",
+            kw.text, rule.id, other.id, rule.priority
+        ),
+    )
+    .with_help("remove it from one rule, or give one rule a higher priority to say which answers")
+    .with_related(
+        other.origin.location.file,
+        okw.span.clone(),
+        format!("rule `{}` has it here", other.id),
+    );
+    Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ruleset::{compile, sources_from};
+
+    #[test]
+    fn a_keyword_repeated_among_many_is_reported_once() {
+        // One rule with many keywords and a second rule repeating the last: one report.
+        let many: Vec<String> = (0..50_000).map(|i| format!("\"k{i}\"")).collect();
+        let text = format!(
+            "[[rule]]\nid = \"a\"\nmatch.exact = [{}]\nreply.text = \"y\"\n\
+             [[rule]]\nid = \"b\"\nmatch.exact = \"k49999\"\nreply.text = \"z\"\n",
+            many.join(", ")
+        );
+        let compiled = compile(&sources_from(&[("r.toml", text.as_str())]));
+        let dups: Vec<_> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::DuplicateKeyword)
+            .collect();
+        assert_eq!(dups.len(), 1, "{dups:?}");
+        assert!(dups[0].message.contains("rule `b`") && dups[0].message.contains("rule `a`"));
+    }
+}

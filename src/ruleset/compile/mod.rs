@@ -1,0 +1,372 @@
+//! The rule compiler: [`Sources`] → [`Compiled`] (every rule that compiled, indexed, and every
+//! diagnostic).
+//!
+//! Each file is parsed with `toml`'s recoverable parser; each `[[rule]]` and `[[test]]` entry is
+//! then deserialized on its own, so one broken entry never hides another. Checks that need the
+//! whole set (duplicate ids, the same exact keyword twice at one priority, what a test expects)
+//! run after every file is read.
+//!
+//! Files, one job each: this one drives (files, entries, ids);
+//! `one_of.rs` is the one "exactly one of" check; `matchers.rs` builds `match.*`, `replies.rs` builds `reply.*` and its templates,
+//! `rule_tests.rs` the `[[test]]` entries, `cross.rs` the checks across files, `suggest.rs` the
+//! "did you mean" help.
+
+mod cross;
+mod matchers;
+mod one_of;
+mod replies;
+mod rule_tests;
+mod suggest;
+
+#[cfg(test)]
+mod cases;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::raw::{RawRule, RawTest, TestSpec};
+use super::{FileSummary, Index, Origin, RESERVED_IDS, Rule, RuleSet};
+use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources};
+
+/// The compiled size one regex may reach; a pattern over it is reported, never an OOM.
+pub const REGEX_SIZE_LIMIT: usize = 10 * (1 << 20);
+
+/// The result of compiling a set of rule files.
+#[derive(Debug)]
+pub struct Compiled {
+    /// Every rule that compiled, indexed. When `complete` is false some rules were dropped for
+    /// their errors: such a set is for analysis (shadowing) only, never to serve or to test.
+    /// `None` only when the regexes do not compile together.
+    pub set: Option<RuleSet>,
+    /// Whether every `[[rule]]` compiled. A malformed `[[test]]` entry is an error too, but it
+    /// does not stop the rules from compiling, so that the other tests can still run; the
+    /// loader refuses any set with an error.
+    pub complete: bool,
+    /// What each file contributed (also for files that did not parse).
+    pub files: Vec<FileSummary>,
+    /// Every problem found, errors and warnings, in file and position order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// The rule set, when every rule compiled.
+    pub fn ruleset(self) -> Option<RuleSet> {
+        self.set.filter(|_| self.complete)
+    }
+}
+
+/// Compiles rule files (given in path order) into a rule set.
+pub fn compile(sources: &Sources) -> Compiled {
+    let mut cx = Compiler::default();
+    for (id, file) in sources.iter() {
+        cx.file(id, file);
+    }
+    cross::check_duplicate_keywords(&cx.rules, &mut cx.diags);
+    let raw_tests = std::mem::take(&mut cx.raw_tests);
+    let tests = rule_tests::resolve(raw_tests, &cx.ids, &mut cx.diags);
+
+    let Compiler {
+        mut diags,
+        rules,
+        files,
+        ..
+    } = cx;
+    let complete = !diags
+        .iter()
+        .any(|d| d.severity() == Severity::Error && d.code != Code::InvalidTest);
+    let set = match Index::build(&rules) {
+        Ok(index) => Some(RuleSet {
+            rules,
+            tests,
+            files: files.clone(),
+            index,
+        }),
+        Err(e) => {
+            diags.push(
+                Diagnostic::global(Code::InvalidRegex, e.to_string()).with_help(
+                    "simplify the regexes (fewer, shorter, or without large Unicode classes), \
+                     or turn keyword lists into exact, prefix or contains rules",
+                ),
+            );
+            None
+        }
+    };
+    diags.sort_by(|a, b| {
+        let key = |d: &Diagnostic| d.location.as_ref().map(|l| (l.file, l.span.start));
+        key(a).cmp(&key(b))
+    });
+    Compiled {
+        complete: complete && set.is_some(),
+        set,
+        files,
+        diagnostics: diags,
+    }
+}
+
+#[derive(Default)]
+struct Compiler {
+    diags: Vec<Diagnostic>,
+    rules: Vec<Rule>,
+    /// Every well-formed id seen, even on a rule with errors, and where it was first written.
+    ids: HashMap<String, Location>,
+    raw_tests: Vec<(Origin, TestSpec)>,
+    files: Vec<FileSummary>,
+}
+
+/// What a rule entry's checks need to know about where it is.
+struct Entry<'a> {
+    file: FileId,
+    src: &'a SourceFile,
+    /// The file's path, shared by every rule of the file.
+    path: &'a Arc<Path>,
+    header: Range<usize>,
+}
+
+impl Entry<'_> {
+    fn origin(&self) -> Origin {
+        Origin {
+            path: self.path.clone(),
+            line: self.src.line_col(self.header.start).0,
+            location: Location {
+                file: self.file,
+                span: self.header.clone(),
+            },
+        }
+    }
+
+    fn diag(&self, code: Code, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(code, self.file, span, message)
+    }
+
+    /// The span of `sub` (a byte range of `value`) when `value` is written as a plain quoted
+    /// string at `span`; otherwise the whole value's span.
+    fn inner_span(&self, span: &Range<usize>, value: &str, sub: Range<usize>) -> Range<usize> {
+        let written = self.src.text().get(span.clone()).unwrap_or("");
+        let plain = written.len() == value.len() + 2
+            && written.get(1..written.len() - 1) == Some(value)
+            && (written.starts_with('"') || written.starts_with('\''));
+        if plain {
+            span.start + 1 + sub.start..span.start + 1 + sub.end
+        } else {
+            span.clone()
+        }
+    }
+}
+
+impl Compiler {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn file(&mut self, file: FileId, src: &SourceFile) {
+        let mut summary = FileSummary {
+            path: src.path().to_owned(),
+            rules: 0,
+            tests: 0,
+        };
+        let path: Arc<Path> = Arc::from(src.path());
+        let (table, errors) = DeTable::parse_recoverable(src.text());
+        if !errors.is_empty() {
+            for e in errors {
+                let span = e.span().unwrap_or(0..0);
+                self.push(
+                    Diagnostic::new(Code::TomlSyntax, file, span, e.message().trim().to_owned())
+                        .with_help("fix the TOML syntax (https://toml.io); nothing else in this file is checked until it parses"),
+                );
+            }
+            self.files.push(summary);
+            return;
+        }
+        for (key, value) in table.get_ref().iter() {
+            let name: &str = key.get_ref();
+            let is_rule = match name {
+                "rule" => true,
+                "test" => false,
+                other => {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidKey,
+                            file,
+                            key.span(),
+                            format!("unknown top-level key `{other}`"),
+                        )
+                        .with_help(suggest::top_level(other)),
+                    );
+                    continue;
+                }
+            };
+            let DeValue::Array(entries) = value.get_ref() else {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidKey,
+                        file,
+                        key.span(),
+                        format!("`{name}` must be an array of tables"),
+                    )
+                    .with_help(format!(
+                        "write each entry under its own `[[{name}]]` header"
+                    )),
+                );
+                continue;
+            };
+            for elem in entries.iter() {
+                let entry = Entry {
+                    file,
+                    src,
+                    path: &path,
+                    header: elem.span(),
+                };
+                if is_rule {
+                    summary.rules += 1;
+                    match RawRule::deserialize(elem.clone().into_deserializer()) {
+                        Ok(raw) => self.rule(&entry, raw),
+                        Err(e) => {
+                            self.push(suggest::serde_error(&entry, &e));
+                            // The id is known even though the rule is broken: tests that name
+                            // it must not also report "no rule has the id".
+                            if let Some(id) = elem.get_ref().get("id")
+                                && let Some(text) = id.get_ref().as_str()
+                            {
+                                let id = Spanned::new(id.span(), text.to_owned());
+                                self.rule_id(&entry, Some(&id));
+                            }
+                        }
+                    }
+                } else {
+                    summary.tests += 1;
+                    match RawTest::deserialize(elem.clone().into_deserializer()) {
+                        Ok(raw) => self.raw_tests.push((entry.origin(), raw.spec())),
+                        Err(e) => self.push(suggest::serde_error(&entry, &e)),
+                    }
+                }
+            }
+        }
+        if table.get_ref().is_empty() {
+            self.push(
+                Diagnostic::new(
+                    Code::EmptyFile,
+                    file,
+                    0..0,
+                    "the file has no rules and no tests",
+                )
+                .with_help("add a [[rule]] or delete the file"),
+            );
+        }
+        self.files.push(summary);
+    }
+
+    fn rule(&mut self, entry: &Entry<'_>, raw: RawRule) {
+        let RawRule {
+            id,
+            priority,
+            matcher,
+            reply,
+            enabled,
+            case_sensitive,
+        } = raw;
+        let id = self.rule_id(entry, id.as_ref());
+        let priority = priority.as_ref().map_or(0, |p| *p.get_ref());
+        let is_enabled = enabled.as_ref().is_none_or(|e| *e.get_ref());
+        if let Some(e) = enabled.as_ref().filter(|e| !*e.get_ref()) {
+            self.push(
+                entry
+                    .diag(
+                        Code::DisabledRule,
+                        e.span(),
+                        format!(
+                            "rule `{}` is disabled: it is checked but never answers",
+                            id.as_deref().unwrap_or("?")
+                        ),
+                    )
+                    .with_help("delete `enabled = false` to let it answer, or delete the rule"),
+            );
+        }
+        let matcher = matchers::build(entry, matcher, case_sensitive.as_ref(), &mut self.diags);
+        let mut refs = Vec::new();
+        let reply = replies::build(entry, reply, matcher.as_ref(), &mut refs, &mut self.diags);
+        if let Some(m) = &matcher {
+            matchers::check_group_refs(entry, m, &refs, &mut self.diags);
+        }
+        if let (Some(id), Some(matcher), Some(reply)) = (id, matcher, reply) {
+            self.rules.push(Rule {
+                id: id.into(),
+                priority,
+                enabled: is_enabled,
+                case_sensitive: case_sensitive.is_some_and(Spanned::into_inner),
+                matcher,
+                reply,
+                origin: entry.origin(),
+            });
+        }
+    }
+
+    /// Checks an id and records where it was first written; `None` (and a diagnostic) when it
+    /// is missing, malformed, reserved or already used.
+    fn rule_id(&mut self, entry: &Entry<'_>, id: Option<&Spanned<String>>) -> Option<String> {
+        let Some(id) = id else {
+            self.push(
+                entry
+                    .diag(Code::MissingId, entry.header.clone(), "rule has no `id`")
+                    .with_help("add `id = \"…\"`: letters, digits, `_`, `.` and `-`, unique across all rule files"),
+            );
+            return None;
+        };
+        let (value, span) = (id.get_ref(), id.span());
+        if value.is_empty()
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            self.push(
+                entry
+                    .diag(Code::InvalidId, span, format!("invalid rule id {value:?}"))
+                    .with_help(
+                        "an id is letters, digits, `_`, `.` and `-` (for example `flow-promo`)",
+                    ),
+            );
+            return None;
+        }
+        if RESERVED_IDS.contains(&value.as_str()) {
+            self.push(
+                entry
+                    .diag(Code::InvalidId, span, format!("the id `{value}` is reserved"))
+                    .with_help("`transfer` and `none` name the fall-through answers in [[test]] entries; pick another id"),
+            );
+            return None;
+        }
+        if let Some(first) = self.ids.get(value) {
+            let d = entry
+                .diag(
+                    Code::DuplicateId,
+                    span,
+                    format!("the id `{value}` is already used"),
+                )
+                .with_help("rule ids must be unique across all rule files; rename one of them")
+                .with_related(first.file, first.span.clone(), "first used here");
+            self.push(d);
+            return None;
+        }
+        let here = Location {
+            file: entry.file,
+            span,
+        };
+        self.ids.insert(value.clone(), here);
+        Some(value.clone())
+    }
+}
+
+/// Builds sources from `(path, text)` pairs; for tests and tools that hold files in memory.
+pub fn sources_from<P: AsRef<Path>>(files: &[(P, &str)]) -> Sources {
+    let mut sources = Sources::new();
+    for (path, text) in files {
+        sources.add(SourceFile::new(path.as_ref(), *text));
+    }
+    sources
+}
