@@ -20,21 +20,50 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use crate::protocol::{Body, Message};
+use crate::protocol::{Body, Message, ReplyKind};
 
-/// A reply as it was first given: the plaintext body (reply XML or `success`), and what
-/// answered it, for logs and metrics. Cloning it copies no text: every part is shared.
+/// A reply as it was first given: the plaintext answer, and what answered it, for logs and
+/// metrics. Cloning it copies no text: every part is shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
-    /// The plaintext body: reply XML, or `success`. Shared, not copied, by the cache and every
-    /// response.
-    pub body: Bytes,
+    /// What is sent back (before safe mode encrypts it).
+    pub passive: Passive,
     /// The rule that answered (its id, shared with the rule set); `None` for the fall-through.
     pub rule: Option<Arc<str>>,
-    /// The reply's `MsgType`, or `success`.
-    pub kind: &'static str,
     /// For a transfer to one agent, the agent's account.
     pub kf_account: Option<Arc<str>>,
+}
+
+/// The body of the HTTP answer to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passive {
+    /// `success`: nothing to say (WeChat shows the follower nothing).
+    Success,
+    /// A passive reply.
+    Reply {
+        /// The reply XML, shared by the cache and every response.
+        xml: Bytes,
+        /// Its kind.
+        kind: ReplyKind,
+    },
+}
+
+impl Passive {
+    /// The plaintext body: the reply XML, or `success`.
+    pub fn body(&self) -> &[u8] {
+        match self {
+            Passive::Success => b"success",
+            Passive::Reply { xml, .. } => xml,
+        }
+    }
+
+    /// The reply's `MsgType`, or `success`: the log's and the metrics' name for it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Passive::Success => "success",
+            Passive::Reply { kind, .. } => kind.msg_type(),
+        }
+    }
 }
 
 /// How an answer came about.
@@ -203,9 +232,11 @@ mod tests {
 
     fn answered(body: &str) -> Answered {
         Answered {
-            body: Bytes::copy_from_slice(body.as_bytes()),
+            passive: Passive::Reply {
+                xml: Bytes::copy_from_slice(body.as_bytes()),
+                kind: ReplyKind::Text,
+            },
             rule: None,
-            kind: "text",
             kf_account: None,
         }
     }
@@ -214,12 +245,12 @@ mod tests {
     async fn a_retry_gets_the_first_answer() {
         let d = Dedup::new(Duration::from_secs(60), 100);
         let (a, first) = d.answer(&text("u1", "1"), || answered("first")).await;
-        assert_eq!((&a.body[..], first), (&b"first"[..], Delivery::First));
+        assert_eq!((a.passive.body(), first), (&b"first"[..], Delivery::First));
         let (a, again) = d.answer(&text("u1", "1"), || answered("second")).await;
-        assert_eq!((&a.body[..], again), (&b"first"[..], Delivery::Retry));
+        assert_eq!((a.passive.body(), again), (&b"first"[..], Delivery::Retry));
         // The same MsgId from another follower is another message.
         let (a, other) = d.answer(&text("u2", "1"), || answered("other")).await;
-        assert_eq!((&a.body[..], other), (&b"other"[..], Delivery::First));
+        assert_eq!((a.passive.body(), other), (&b"other"[..], Delivery::First));
     }
 
     #[tokio::test]
@@ -282,8 +313,11 @@ mod tests {
         let (a, _) = d.answer(&without_id("a"), || answered("A")).await;
         let (b, _) = d.answer(&without_id("b"), || answered("B")).await;
         let (again, delivery) = d.answer(&without_id("a"), || answered("?")).await;
-        assert_eq!((&a.body[..], &b.body[..]), (&b"A"[..], &b"B"[..]));
-        assert_eq!((&again.body[..], delivery), (&b"A"[..], Delivery::Retry));
+        assert_eq!((a.passive.body(), b.passive.body()), (&b"A"[..], &b"B"[..]));
+        assert_eq!(
+            (again.passive.body(), delivery),
+            (&b"A"[..], Delivery::Retry)
+        );
     }
 
     #[test]
@@ -315,7 +349,7 @@ mod tests {
             .collect();
         let mut bodies = Vec::new();
         for t in tasks {
-            bodies.push(t.await.unwrap().0.body.clone());
+            bodies.push(t.await.unwrap().0.passive);
         }
         assert_eq!(computed.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert!(bodies.iter().all(|b| *b == bodies[0]), "{bodies:?}");

@@ -6,8 +6,8 @@
 //! rules; all regexes run in one pass of the regex set (whose result has one entry per regex),
 //! and only the regexes that matched, and could still win, run again for their captures.
 //!
-//! Ranking (SPEC § How a message is matched): among every rule that matches, the highest
-//! `priority` wins; on equal priority the more specific matcher (exact > prefix > contains >
+//! Ranking ([`RANKING`], README "How a message is matched"): among every rule that matches,
+//! the highest `priority` wins; on equal priority the more specific matcher (exact > prefix > contains >
 //! regex; an event rule with a key > one without); then the longer matched literal (for a
 //! regex, the longer match); then the rule written first (path order, then file order).
 //! Nothing matched: a user message is handed to customer service, an event gets `success`.
@@ -34,30 +34,59 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Orders candidates so that the winner is the greatest.
+    /// Orders candidates so that the winner is the greatest: the first step of [`RANKING`]
+    /// that tells them apart decides.
     fn rank_cmp(&self, other: &Candidate) -> Ordering {
-        self.priority
-            .cmp(&other.priority)
-            .then(self.kind.specificity().cmp(&other.kind.specificity()))
-            .then(self.chars.cmp(&other.chars))
-            .then(other.rule.cmp(&self.rule))
+        RANKING
+            .iter()
+            .map(|step| step.compare(self, other))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
     }
 
     /// What decides between `self` and a lower-ranked `other`.
     pub fn decided_by(&self, other: &Candidate) -> Decider {
-        if self.priority != other.priority {
-            Decider::Priority
-        } else if self.kind.specificity() != other.kind.specificity() {
-            Decider::Specificity
-        } else if self.chars != other.chars {
-            Decider::Length
-        } else {
-            Decider::Order
+        RANKING
+            .into_iter()
+            .find(|step| step.compare(self, other).is_ne())
+            .unwrap_or(Decider::Order)
+    }
+
+    /// Whether a rule of this priority and matcher kind could still outrank `self`, before it
+    /// is known what (or how much) it matches: the steps of [`RANKING`] that depend only on
+    /// the rule decide while they can; at the first that needs the match, it could.
+    fn could_be_outranked_by(&self, priority: i64, kind: MatchKind) -> bool {
+        let probe = Candidate {
+            rule: 0,
+            kind,
+            item: 0,
+            chars: 0,
+            priority,
+        };
+        for step in RANKING {
+            if !step.known_before_matching() {
+                return true;
+            }
+            match step.compare(&probe, self) {
+                Ordering::Greater => return true,
+                Ordering::Less => return false,
+                Ordering::Equal => {}
+            }
         }
+        false
     }
 }
 
-/// The step of the ranking that decides between two candidates.
+/// The ranking, written once (README, "How a message is matched"): among the candidates,
+/// the first step that tells two apart decides which wins.
+pub const RANKING: [Decider; 4] = [
+    Decider::Priority,
+    Decider::Specificity,
+    Decider::Length,
+    Decider::Order,
+];
+
+/// A step of the ranking: what decides between two candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decider {
     /// The higher `priority`.
@@ -71,6 +100,25 @@ pub enum Decider {
 }
 
 impl Decider {
+    /// How `a` compares with `b` at this step (`Greater`: `a` ranks higher).
+    fn compare(self, a: &Candidate, b: &Candidate) -> Ordering {
+        match self {
+            Decider::Priority => a.priority.cmp(&b.priority),
+            Decider::Specificity => a.kind.specificity().cmp(&b.kind.specificity()),
+            Decider::Length => a.chars.cmp(&b.chars),
+            // The rule written first has the lower index and ranks higher.
+            Decider::Order => b.rule.cmp(&a.rule),
+        }
+    }
+
+    /// Whether the step depends only on the rule (priority, matcher kind), not on the match.
+    fn known_before_matching(self) -> bool {
+        match self {
+            Decider::Priority | Decider::Specificity => true,
+            Decider::Length | Decider::Order => false,
+        }
+    }
+
     /// Why the winner wins, in a few words.
     pub fn winner_phrase(self) -> &'static str {
         match self {
@@ -169,9 +217,8 @@ impl<'t> Sink<'t> for Best<'t> {
     }
 
     fn wants_regex(&self, priority: i64) -> bool {
-        self.candidate.is_none_or(|b| {
-            priority > b.priority || (priority == b.priority && b.kind == MatchKind::Regex)
-        })
+        self.candidate
+            .is_none_or(|b| b.could_be_outranked_by(priority, MatchKind::Regex))
     }
 
     fn push_regex(&mut self, c: Candidate, captures: regex::Captures<'t>) {
@@ -333,6 +380,81 @@ fn render_reply<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pins the ranking: the order of its steps, the specificity of each matcher kind, which
+    /// step decides each pair, and the regex shortcut derived from it.
+    #[test]
+    fn the_ranking_is_priority_specificity_length_order() {
+        use Decider::*;
+        use MatchKind::*;
+        assert_eq!(RANKING, [Priority, Specificity, Length, Order]);
+        for pair in [Exact, Prefix, Contains, Regex].windows(2) {
+            assert!(pair[0].specificity() > pair[1].specificity(), "{pair:?}");
+        }
+        assert!(EventKey.specificity() > Event.specificity());
+
+        let base = Candidate {
+            rule: 1,
+            kind: Prefix,
+            item: 0,
+            chars: 2,
+            priority: 0,
+        };
+        let better = [
+            (
+                Candidate {
+                    priority: 1,
+                    ..base
+                },
+                Priority,
+            ),
+            (
+                Candidate {
+                    kind: Exact,
+                    ..base
+                },
+                Specificity,
+            ),
+            (Candidate { chars: 3, ..base }, Length),
+            (Candidate { rule: 0, ..base }, Order),
+        ];
+        for (b, step) in better {
+            assert_eq!(b.rank_cmp(&base), Ordering::Greater, "{step:?}");
+            assert_eq!(base.rank_cmp(&b), Ordering::Less, "{step:?}");
+            assert_eq!(b.decided_by(&base), step);
+        }
+        // An earlier step outweighs every later one.
+        let long_exact_first = Candidate {
+            rule: 0,
+            kind: Exact,
+            item: 0,
+            chars: 99,
+            priority: 0,
+        };
+        let short_regex_later = Candidate {
+            rule: 9,
+            kind: Regex,
+            item: 0,
+            chars: 1,
+            priority: 1,
+        };
+        assert_eq!(
+            short_regex_later.rank_cmp(&long_exact_first),
+            Ordering::Greater
+        );
+
+        // A regex can still win against a literal only with a higher priority, and against
+        // a regex of its own priority on length or order.
+        let at = |priority, kind| Candidate {
+            priority,
+            kind,
+            ..base
+        };
+        assert!(!at(0, Exact).could_be_outranked_by(0, Regex));
+        assert!(at(0, Exact).could_be_outranked_by(1, Regex));
+        assert!(at(0, Regex).could_be_outranked_by(0, Regex));
+        assert!(!at(1, Regex).could_be_outranked_by(0, Regex));
+    }
     use crate::protocol::Event;
     use crate::ruleset::{compile, sources_from};
 

@@ -12,5 +12,5 @@ pub mod signature;
 pub mod vocab;
 
 pub use message::{Body, Event, Message, ParseError};
-pub use reply::{Article, Reply};
+pub use reply::{Article, Reply, ReplyKind};
 pub use vocab::{EventKind, MsgType};

@@ -78,18 +78,75 @@ pub struct Article<'a> {
     pub pic_url: Option<Cow<'a, str>>,
 }
 
+/// The kind of a passive reply, named by its `MsgType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyKind {
+    /// `text`.
+    Text,
+    /// `image`.
+    Image,
+    /// `voice`.
+    Voice,
+    /// `video`.
+    Video,
+    /// `music`.
+    Music,
+    /// `news`.
+    News,
+    /// `transfer_customer_service`.
+    Transfer,
+}
+
+impl ReplyKind {
+    /// Every kind.
+    pub const ALL: [ReplyKind; 7] = [
+        ReplyKind::Text,
+        ReplyKind::Image,
+        ReplyKind::Voice,
+        ReplyKind::Video,
+        ReplyKind::Music,
+        ReplyKind::News,
+        ReplyKind::Transfer,
+    ];
+
+    /// The kind whose `MsgType` this is.
+    pub fn parse(msg_type: &str) -> Option<ReplyKind> {
+        ReplyKind::ALL
+            .into_iter()
+            .find(|k| k.msg_type() == msg_type)
+    }
+
+    /// The reply's `MsgType`.
+    pub fn msg_type(self) -> &'static str {
+        match self {
+            ReplyKind::Text => "text",
+            ReplyKind::Image => "image",
+            ReplyKind::Voice => "voice",
+            ReplyKind::Video => "video",
+            ReplyKind::Music => "music",
+            ReplyKind::News => "news",
+            ReplyKind::Transfer => "transfer_customer_service",
+        }
+    }
+}
+
 impl Reply<'_> {
+    /// The reply's kind.
+    pub fn kind(&self) -> ReplyKind {
+        match self {
+            Reply::Text { .. } => ReplyKind::Text,
+            Reply::Image { .. } => ReplyKind::Image,
+            Reply::Voice { .. } => ReplyKind::Voice,
+            Reply::Video { .. } => ReplyKind::Video,
+            Reply::Music { .. } => ReplyKind::Music,
+            Reply::News { .. } => ReplyKind::News,
+            Reply::Transfer { .. } => ReplyKind::Transfer,
+        }
+    }
+
     /// The reply's `MsgType`.
     pub fn msg_type(&self) -> &'static str {
-        match self {
-            Reply::Text { .. } => "text",
-            Reply::Image { .. } => "image",
-            Reply::Voice { .. } => "voice",
-            Reply::Video { .. } => "video",
-            Reply::Music { .. } => "music",
-            Reply::News { .. } => "news",
-            Reply::Transfer { .. } => "transfer_customer_service",
-        }
+        self.kind().msg_type()
     }
 }
 
@@ -259,17 +316,19 @@ pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
     let w: ReplyWire = quick_xml::de::from_str(xml).map_err(|e| ReplyParseError(e.to_string()))?;
     let missing = |what: &str| ReplyParseError(format!("a {} reply without <{what}>", w.msg_type));
     let owned = |s: String| -> Cow<'static, str> { Cow::Owned(s) };
-    let reply = match w.msg_type.as_str() {
-        "text" => Reply::Text {
+    let kind = ReplyKind::parse(&w.msg_type)
+        .ok_or_else(|| ReplyParseError(format!("unknown MsgType {:?}", w.msg_type)))?;
+    let reply = match kind {
+        ReplyKind::Text => Reply::Text {
             content: owned(w.content.ok_or_else(|| missing("Content"))?),
         },
-        "image" => Reply::Image {
+        ReplyKind::Image => Reply::Image {
             media_id: owned(w.image.ok_or_else(|| missing("Image"))?.media_id),
         },
-        "voice" => Reply::Voice {
+        ReplyKind::Voice => Reply::Voice {
             media_id: owned(w.voice.ok_or_else(|| missing("Voice"))?.media_id),
         },
-        "video" => {
+        ReplyKind::Video => {
             let v = w.video.ok_or_else(|| missing("Video"))?;
             Reply::Video {
                 media_id: owned(v.media_id),
@@ -277,7 +336,7 @@ pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
                 description: v.description.map(owned),
             }
         }
-        "music" => {
+        ReplyKind::Music => {
             let m = w.music.ok_or_else(|| missing("Music"))?;
             Reply::Music {
                 title: m.title.map(owned),
@@ -287,7 +346,7 @@ pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
                 thumb_media_id: owned(m.thumb_media_id),
             }
         }
-        "news" => Reply::News {
+        ReplyKind::News => Reply::News {
             articles: w
                 .articles
                 .ok_or_else(|| missing("Articles"))?
@@ -301,10 +360,9 @@ pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
                 })
                 .collect(),
         },
-        "transfer_customer_service" => Reply::Transfer {
+        ReplyKind::Transfer => Reply::Transfer {
             kf_account: w.trans_info.and_then(|t| t.kf_account).map(owned),
         },
-        other => return Err(ReplyParseError(format!("unknown MsgType {other:?}"))),
     };
     Ok(ParsedReply {
         create_time: w.create_time.trim().parse().map_err(|_| {

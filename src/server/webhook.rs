@@ -14,10 +14,10 @@ use warp::reply::Response;
 use super::State;
 use super::query::Query;
 use super::response::{self, Refusal};
-use crate::dedup::{Answered, Delivery};
+use crate::dedup::{Answered, Delivery, Passive};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
-use crate::protocol::{self, Body, Message, Reply, reply, signature};
+use crate::protocol::{self, Message, MsgType, Reply, ReplyKind, reply, signature};
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
@@ -88,19 +88,16 @@ where
         .answer(&message, || answer(state, &message))
         .await;
     count(state, &message, &answered, delivery);
-    let response = if answered.body == "success" {
-        response::text(StatusCode::OK, "success".to_owned())
-    } else {
-        match sealed_with {
-            Some(cipher) => response::xml(Bytes::from(cipher.seal(
-                // The body was written from a String: it is UTF-8.
-                &String::from_utf8_lossy(&answered.body),
-                state.token.expose(),
-                now_secs(),
-                &crypto::random_nonce(),
-            ))),
-            None => response::xml(answered.body.clone()),
-        }
+    let response = match (&answered.passive, sealed_with) {
+        (Passive::Success, _) => response::text(StatusCode::OK, "success".to_owned()),
+        (Passive::Reply { xml, .. }, Some(cipher)) => response::xml(Bytes::from(cipher.seal(
+            // The body was written from a String: it is UTF-8.
+            &String::from_utf8_lossy(xml),
+            state.token.expose(),
+            now_secs(),
+            &crypto::random_nonce(),
+        ))),
+        (Passive::Reply { xml, .. }, None) => response::xml(xml.clone()),
     };
     // Plain `&str` values: the text format writes them as they are (quoted and escaped only
     // when they need it), with no formatting machinery; this line is written for every message.
@@ -109,7 +106,7 @@ where
         msg_type = message.msg_type(),
         event = message.event().map(|e| e.name()),
         rule = answered.rule.as_deref().unwrap_or("-"),
-        reply = answered.kind,
+        reply = answered.passive.label(),
         retry = delivery == Delivery::Retry,
         encrypted = sealed_with.is_some(),
         micros = started.elapsed().as_micros() as u64,
@@ -188,9 +185,11 @@ fn answer(state: &State, message: &Message) -> Answered {
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
     match &answer.reply {
         Some(r) => Answered {
-            body: reply::render(r, &message.from_user, &message.to_user, now_secs()).into(),
+            passive: Passive::Reply {
+                xml: reply::render(r, &message.from_user, &message.to_user, now_secs()).into(),
+                kind: r.kind(),
+            },
             rule,
-            kind: r.msg_type(),
             kf_account: match r {
                 Reply::Transfer {
                     kf_account: Some(kf),
@@ -199,9 +198,8 @@ fn answer(state: &State, message: &Message) -> Answered {
             },
         },
         None => Answered {
-            body: Bytes::from_static(b"success"),
+            passive: Passive::Success,
             rule,
-            kind: "success",
             kf_account: None,
         },
     }
@@ -218,19 +216,24 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
     m.messages
         .with_label_values(&[msg_type_label(message)])
         .inc();
-    m.replies.with_label_values(&[answered.kind]).inc();
+    m.replies
+        .with_label_values(&[answered.passive.label()])
+        .inc();
     match &answered.rule {
         Some(rule) => m.rule_answers.with_label_values(&[&**rule]).inc(),
         None => m
             .fall_throughs
-            .with_label_values(&[if answered.kind == "success" {
-                "success"
-            } else {
-                "transfer"
+            .with_label_values(&[match answered.passive {
+                Passive::Success => "success",
+                Passive::Reply { .. } => "transfer",
             }])
             .inc(),
     }
-    if answered.kind == "transfer_customer_service" {
+    if let Passive::Reply {
+        kind: ReplyKind::Transfer,
+        ..
+    } = answered.passive
+    {
         m.transfers
             .with_label_values(&[answered.kf_account.as_deref().unwrap_or("")])
             .inc();
@@ -240,19 +243,7 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
 /// The message type as a metric label: the known types by name, anything else as `other`, so
 /// that a client cannot create metric series at will (plaintext mode does not sign the body).
 fn msg_type_label(message: &Message) -> &'static str {
-    match message.body {
-        Body::Other { .. } => "other",
-        _ => match message.msg_type() {
-            "text" => "text",
-            "image" => "image",
-            "voice" => "voice",
-            "video" => "video",
-            "shortvideo" => "shortvideo",
-            "location" => "location",
-            "link" => "link",
-            _ => "event",
-        },
-    }
+    message.body.kind().map_or("other", MsgType::as_str)
 }
 
 /// The follower as logged: the OpenID, or with `mask_openids` a keyed hash of it (the same
