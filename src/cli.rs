@@ -65,8 +65,8 @@ pub struct SendArgs {
     /// An event by name (subscribe, CLICK, …).
     #[arg(long, value_name = "NAME")]
     pub event: Option<String>,
-    /// The event's EventKey.
-    #[arg(long, value_name = "KEY", requires = "event")]
+    /// The event's EventKey (with --event).
+    #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// The sender's OpenID.
     #[arg(long, value_name = "OPENID", default_value = "oReplydSendTest")]
@@ -93,9 +93,14 @@ pub enum LintFormat {
 /// `replyd lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Rule directories (read recursively) or files [default: rules].
+    /// Rule directories (read recursively) or files [default: the rules directory of the
+    /// config serve would read].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// The config file whose rules directory is checked [default: replyd.toml in the working
+    /// directory, if there is one; REPLYD_* variables apply as for serve].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Human)]
     pub format: LintFormat,
@@ -117,17 +122,21 @@ pub enum TryFormat {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event", "msg_type", "xml"]))]
 pub struct TryArgs {
-    /// The rules directory [default: rules].
-    #[arg(long, value_name = "DIR", default_value = "rules")]
-    pub rules: PathBuf,
+    /// The rules directory [default: the one of the config serve would read].
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// The config file whose rules directory is used [default: replyd.toml in the working
+    /// directory, if there is one; REPLYD_* variables apply as for serve].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// A text message, as a follower would type it.
     #[arg(value_name = "TEXT")]
     pub text: Option<String>,
     /// An event by name (subscribe, SCAN, CLICK, VIEW, …).
     #[arg(long, value_name = "NAME")]
     pub event: Option<String>,
-    /// The event's EventKey (a menu key, qrscene_…).
-    #[arg(long, value_name = "KEY", requires = "event")]
+    /// The event's EventKey (a menu key, qrscene_…), with --event.
+    #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// A message of another type: image, voice, video, shortvideo, location, link.
     #[arg(long, value_name = "TYPE")]

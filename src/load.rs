@@ -59,7 +59,7 @@ pub struct Summary {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The path cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Unreadable {
         /// The path given.
         path: PathBuf,

@@ -1,27 +1,39 @@
-//! The `replyd` binary: parse the command line, set up logging, run the subcommand, map the
-//! outcome to an exit status (0 success, 1 rule errors, 2 could not run).
+//! The `replyd` binary: parse the command line, set up logging, run the subcommand, and turn
+//! its outcome into an exit status. This is the one place an error that stopped a command is
+//! printed: plain text on stderr (whatever the log format), with its causes, and exit 2.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use replyd::cli::{Cli, Command};
-use replyd::commands;
+use replyd::commands::{self, EXIT_COULD_NOT_RUN};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Held until main returns: dropping it flushes the last log lines.
-    let _log_guard = replyd::logging::init(cli.log_format);
+    // Dropping the guard flushes the last log lines, so that an error printed below comes
+    // after them.
+    let log_guard = replyd::logging::init(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Lint(args) => commands::lint::run(args),
         Command::Try(args) => commands::try_message::run(args),
         Command::Send(args) => commands::send::run(args),
     };
+    drop(log_guard);
     match result {
-        Ok(code) => code,
+        Ok(exit) => ExitCode::from(exit.code()),
+        // `replyd lint | head`: the reader went away; nothing is wrong with the rules.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
-            ExitCode::from(commands::EXIT_FAILURE)
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_COULD_NOT_RUN)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -118,10 +118,9 @@ pub fn reload(rules: &Rules, reason: &str) {
     let serving = rules.load().generation;
     match load::load(dir) {
         Err(e) => {
-            warn!("{e}; still serving generation {serving}");
-            rules.reject(Outcome::Unreadable {
-                error: e.to_string(),
-            });
+            let error = with_causes(&e);
+            warn!("{error}; still serving generation {serving}");
+            rules.reject(Outcome::Unreadable { error });
         }
         Ok(loaded) => {
             loaded.log_diagnostics();
@@ -153,6 +152,18 @@ pub fn reload(rules: &Rules, reason: &str) {
             }
         }
     }
+}
+
+/// An error and its causes, `: `-separated (each says only its own part).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The `notify` watches: the rules directory, recursively, and the entry for it in its parent.

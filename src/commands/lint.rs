@@ -2,13 +2,13 @@
 //! `[[test]]`s, change nothing.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
-use std::process::ExitCode;
 
+use anyhow::Context as _;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
-use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
+use super::Exit;
 use crate::cli::{LintArgs, LintFormat};
+use crate::config::{Config, Overrides};
 use crate::diag::{Severity, render};
 use crate::load::{self, Loaded};
 
@@ -16,20 +16,22 @@ use crate::load::{self, Loaded};
 ///
 /// # Errors
 ///
-/// When writing the report fails (other than a closed pipe).
-pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
+/// When the config cannot be read, a path cannot be read at all, or the report cannot be
+/// written.
+pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from("rules")]
+        let config = Config::resolve(
+            &Overrides {
+                config: args.config.clone(),
+                ..Overrides::default()
+            },
+            |k| std::env::var(k).ok(),
+        )?;
+        vec![config.rules]
     } else {
         args.paths
     };
-    let loaded = match load::load_paths(&paths) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    let loaded = load::load_paths(&paths)?;
     let errors = loaded
         .diagnostics
         .iter()
@@ -37,7 +39,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         .count();
     let warnings = loaded.diagnostics.len() - errors;
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
-    let written = match args.format {
+    match args.format {
         LintFormat::Human => human(&loaded, errors, warnings, failed),
         LintFormat::Json => writeln!(
             std::io::stdout().lock(),
@@ -49,12 +51,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
             "{}",
             render::github(&loaded.diagnostics, &loaded.sources)
         ),
-    };
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
     }
-    Ok(ExitCode::from(if failed { EXIT_RULE_ERRORS } else { 0 }))
+    .context("cannot write the report")?;
+    Ok(Exit::success_if(!failed))
 }
 
 fn human(loaded: &Loaded, errors: usize, warnings: usize, failed: bool) -> std::io::Result<()> {

@@ -2,9 +2,10 @@
 //! reply (decrypted in safe mode). The reply goes to stdout; what was done goes to stderr.
 
 use std::io::Write as _;
-use std::process::ExitCode;
 
-use super::EXIT_FAILURE;
+use anyhow::{Context as _, anyhow};
+
+use super::Exit;
 use crate::cli::SendArgs;
 use crate::client::{self, Outgoing};
 use crate::config::{Config, Overrides};
@@ -14,21 +15,23 @@ use crate::protocol::reply::{self, Reply};
 ///
 /// # Errors
 ///
-/// When the async runtime cannot start or stdout cannot be written.
-pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
-    let config = match Config::resolve(
+/// A config without a token, a daemon that cannot be reached, a reply that does not verify,
+/// or stdout that cannot be written.
+pub fn run(args: SendArgs) -> anyhow::Result<Exit> {
+    if args.key.is_some() && args.event.is_none() {
+        return Err(super::UsageError(
+            "--key is the EventKey of an event: give --event NAME too".into(),
+        )
+        .into());
+    }
+    let config = Config::resolve(
         &Overrides {
             config: args.config.clone(),
             ..Overrides::default()
         },
         |k| std::env::var(k).ok(),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    )?;
+    let token = config.token()?.expose();
     let url = args.url.clone().unwrap_or_else(|| {
         let mut listen = config.listen;
         if listen.ip().is_unspecified() {
@@ -42,10 +45,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             name: name.clone(),
             key: args.key.clone(),
         },
-        (None, None) => {
-            eprintln!("error: give a TEXT or --event");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
+        (None, None) => return Err(super::UsageError("give a TEXT or --event".into()).into()),
     };
     let cipher = if args.plaintext {
         None
@@ -53,7 +53,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         config.keys.as_ref().map(|k| &k.current)
     };
     let xml = client::message_xml(&outgoing, &args.from, &args.to);
-    let prepared = client::prepare(&xml, config.token.expose(), cipher);
+    let prepared = client::prepare(&xml, token, cipher);
     let mode = if cipher.is_some() {
         "safe mode"
     } else {
@@ -62,26 +62,20 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     eprintln!("→ POST {url} ({mode})");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    let received = match runtime.block_on(client::post(&url, &prepared)) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+        .build()
+        .context("cannot start the async runtime")?;
+    let received = runtime.block_on(client::post(&url, &prepared))?;
     eprintln!("← {}", received.status);
     let body = match cipher {
         Some(c) if received.status == 200 && received.body != "success" => {
-            match client::open_reply(&received.body, config.token.expose(), c) {
+            match client::open_reply(&received.body, token, c) {
                 Ok(plain) => {
                     eprintln!("  (encrypted reply: MsgSignature verified, decrypted)");
                     plain
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
                     println!("{}", received.body);
-                    return Ok(ExitCode::from(EXIT_FAILURE));
+                    return Err(anyhow!(e));
                 }
             }
         }
@@ -90,16 +84,9 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     if let Ok(parsed) = reply::parse(&body) {
         eprintln!("  reply: {}", summary(&parsed.reply));
     }
-    match writeln!(std::io::stdout().lock(), "{body}") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
-    }
+    writeln!(std::io::stdout().lock(), "{body}").context("cannot write the reply")?;
     // 1: the daemon answered, with an error status (as `try` uses 1 for "no rule answered").
-    Ok(ExitCode::from(if (200..300).contains(&received.status) {
-        0
-    } else {
-        1
-    }))
+    Ok(Exit::success_if((200..300).contains(&received.status)))
 }
 
 /// One line saying what a reply is.

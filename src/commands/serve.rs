@@ -1,13 +1,12 @@
 //! `replyd serve`: resolve the config, load the rules (refusing to start on any error), bind,
 //! and answer until SIGINT or SIGTERM.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use tracing::{error, info};
 
-use super::{EXIT_FAILURE, EXIT_RULE_ERRORS};
+use super::Exit;
 use crate::cli::ServeArgs;
 use crate::config::{Config, Overrides};
 use crate::dedup::Dedup;
@@ -23,25 +22,20 @@ use crate::state::Rules;
 /// # Errors
 ///
 /// When the daemon cannot start (configuration, bind) or the runtime fails.
-pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     let overrides = Overrides {
         config: args.config,
         listen: args.listen,
         rules: args.rules,
     };
-    let config = match Config::resolve(&overrides, |k| std::env::var(k).ok()) {
-        Ok(c) => c,
-        Err(e) => {
-            error!("{e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    let config = Config::resolve(&overrides, |k| std::env::var(k).ok())?;
+    let token = config.token()?.clone();
     if let Some(file) = &config.file {
         info!(config = %file.display(), "configuration read");
     }
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
-    let loaded = load::load(&dir).with_context(|| "cannot load the rules".to_owned())?;
+    let loaded = load::load(&dir).context("cannot load the rules")?;
     loaded.log_diagnostics();
     let Some(ruleset) = loaded.ruleset else {
         let errors = loaded
@@ -55,7 +49,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             if errors == 1 { "" } else { "s" },
             config.rules.display()
         );
-        return Ok(ExitCode::from(EXIT_RULE_ERRORS));
+        return Ok(Exit::Problems);
     };
     for f in ruleset.files() {
         info!(file = %f.path.display(), rules = f.rules, tests = f.tests, "rule file loaded");
@@ -75,7 +69,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()));
     let state = Arc::new(State {
         rules: rules.clone(),
-        token: config.token.clone(),
+        token,
         path: config.path.clone(),
         max_body_bytes: config.max_body_bytes,
         keys: config.keys.clone(),
@@ -132,7 +126,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         server::serve(state, listener, admin, shutdown_signal(), limits).await;
         drop(reloader);
         info!("stopped");
-        Ok(ExitCode::SUCCESS)
+        Ok(Exit::Success)
     })
 }
 

@@ -3,17 +3,18 @@
 //! (The module is not called `try`: that is a reserved word.)
 
 use std::io::{Read as _, Write as _};
-use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::{Context as _, anyhow};
 use serde_json::json;
 
-use super::EXIT_FAILURE;
+use super::{Exit, UsageError};
 use crate::analysis::test_message;
 use crate::cli::{TryArgs, TryFormat};
+use crate::config::{Config, Overrides};
 use crate::engine::{self, Answer, Candidate};
 use crate::load;
-use crate::protocol::{self, Body, Message, reply};
+use crate::protocol::{self, Body, Message, MsgType, reply};
 use crate::ruleset::normalize::normalize;
 use crate::ruleset::{RuleSet, TestInput};
 
@@ -21,22 +22,24 @@ use crate::ruleset::{RuleSet, TestInput};
 ///
 /// # Errors
 ///
-/// When writing the report fails (other than a closed pipe).
-pub fn run(args: TryArgs) -> anyhow::Result<ExitCode> {
-    let message = match message_of(&args) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
+/// A message that cannot be built or read, a config or rules directory that cannot be read, a
+/// rule set with errors, or a report that cannot be written.
+pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
+    let message = message_of(&args)?;
+    let rules = match &args.rules {
+        Some(dir) => dir.clone(),
+        None => {
+            Config::resolve(
+                &Overrides {
+                    config: args.config.clone(),
+                    ..Overrides::default()
+                },
+                |k| std::env::var(k).ok(),
+            )?
+            .rules
         }
     };
-    let loaded = match load::load(&args.rules) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(EXIT_FAILURE));
-        }
-    };
+    let loaded = load::load(&rules)?;
     let Some(set) = loaded.ruleset else {
         for d in loaded
             .diagnostics
@@ -45,12 +48,11 @@ pub fn run(args: TryArgs) -> anyhow::Result<ExitCode> {
         {
             eprintln!("{}", d.short(&loaded.sources));
         }
-        eprintln!(
-            "error: the rules in {} have errors, so serve would not load them; `replyd lint {}` explains each",
-            args.rules.display(),
-            args.rules.display()
-        );
-        return Ok(ExitCode::from(EXIT_FAILURE));
+        return Err(anyhow!(
+            "the rules in {} have errors, so serve would not load them; `replyd lint {}` explains each",
+            rules.display(),
+            rules.display()
+        ));
     };
     let answer = engine::respond(&set, &message);
     let candidates = engine::candidates(&set, &message);
@@ -65,15 +67,12 @@ pub fn run(args: TryArgs) -> anyhow::Result<ExitCode> {
         TryFormat::Human => human(&set, &message, &answer, &candidates, &reply_xml),
         TryFormat::Json => json_report(&set, &message, &answer, &candidates, &reply_xml),
     };
-    match writeln!(std::io::stdout().lock(), "{report}") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
-    }
-    Ok(ExitCode::from(if answer.winner.is_some() { 0 } else { 1 }))
+    writeln!(std::io::stdout().lock(), "{report}").context("cannot write the report")?;
+    Ok(Exit::success_if(answer.winner.is_some()))
 }
 
 /// The message the arguments describe.
-fn message_of(args: &TryArgs) -> Result<Message, String> {
+fn message_of(args: &TryArgs) -> anyhow::Result<Message> {
     if let Some(path) = &args.xml {
         let mut body = Vec::new();
         let read = if path.as_os_str() == "-" {
@@ -81,13 +80,17 @@ fn message_of(args: &TryArgs) -> Result<Message, String> {
         } else {
             std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut body))
         };
-        read.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        return protocol::message::parse(&body).map_err(|e| {
+        read.with_context(|| format!("cannot read {}", path.display()))?;
+        return protocol::message::parse(&body).with_context(|| {
             format!(
-                "{} is not a message serve would accept (it would answer 400): {e}",
+                "{} is not a message serve would accept (it would answer 400)",
                 path.display()
             )
         });
+    }
+    let usage = |m: &str| Err(UsageError(m.to_owned()).into());
+    if args.key.is_some() && args.event.is_none() {
+        return usage("--key is the EventKey of an event: give --event NAME too");
     }
     let input = match (&args.text, &args.event, &args.msg_type) {
         (Some(t), _, _) => TestInput::Text(t.clone()),
@@ -95,11 +98,14 @@ fn message_of(args: &TryArgs) -> Result<Message, String> {
             name: name.clone(),
             key: args.key.clone(),
         },
-        (_, _, Some(t)) if t == "event" => {
-            return Err("--msg-type event: use --event NAME".to_owned());
-        }
-        (_, _, Some(t)) => TestInput::MsgType(t.clone()),
-        _ => return Err("give a TEXT, --event, --msg-type or --xml".to_owned()),
+        (_, _, Some(t)) => match MsgType::parse_ignore_case(t) {
+            Some(MsgType::Event) => return usage("--msg-type event: use --event NAME"),
+            Some(MsgType::Text) => {
+                return usage("--msg-type text: give the text itself (replyd try \"流量\")");
+            }
+            _ => TestInput::MsgType(t.clone()),
+        },
+        _ => return usage("give a TEXT, --event, --msg-type or --xml"),
     };
     Ok(test_message(&input))
 }

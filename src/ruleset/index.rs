@@ -141,7 +141,15 @@ pub enum IndexError {
     RegexSet(Box<meta::BuildError>),
     /// The Aho-Corasick automaton does not build.
     #[error("the contains keywords do not build an automaton: {0}")]
-    Automaton(#[from] aho_corasick::BuildError),
+    Automaton(aho_corasick::BuildError),
+}
+
+// Not `#[from]`: that would make the cause the error's source too, and a report of the chain
+// would say it twice.
+impl From<aho_corasick::BuildError> for IndexError {
+    fn from(e: aho_corasick::BuildError) -> IndexError {
+        IndexError::Automaton(e)
+    }
 }
 
 /// What went wrong building the regex set, in words: meta's own message is only "error

@@ -380,6 +380,27 @@ fn a_broken_rules_directory_stops_start_up_with_every_error() {
 fn a_missing_token_says_how_to_set_one() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("replyd.toml"), "rules = \".\"\n").unwrap();
+    // Plain text on stderr even with JSON logs: a configuration error is for the person who
+    // started the daemon, not for the log collector.
+    let out = replyd()
+        .args(["serve", "--log-format", "json", "--config"])
+        .arg(dir.path().join("replyd.toml"))
+        .output()
+        .expect("run replyd");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no token is configured") && stderr.contains("REPLYD_TOKEN"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A blank token is no token.
+    std::fs::write(
+        dir.path().join("replyd.toml"),
+        "rules = \".\"\ntoken = \" \"\n",
+    )
+    .unwrap();
     let out = replyd()
         .args(["serve", "--config"])
         .arg(dir.path().join("replyd.toml"))
@@ -388,7 +409,9 @@ fn a_missing_token_says_how_to_set_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("no token is configured") && stderr.contains("REPLYD_TOKEN"),
+        stderr.contains(
+            "replyd.toml:2:9: `token` is not valid: expected the console's Token, not blank"
+        ),
         "{stderr}"
     );
 
@@ -401,7 +424,7 @@ fn a_missing_token_says_how_to_set_one() {
         .expect("run replyd");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--listen = \"not-an-address\" is not valid"),
+        stderr.contains("error: --listen: `listen` is not valid: expected an address"),
         "{stderr}"
     );
 }

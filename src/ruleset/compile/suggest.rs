@@ -4,23 +4,10 @@
 //! own error lists them ("unknown field `txt`, expected one of `exact`, `prefix`, …"), so a
 //! misspelt `match.txt` never suggests `reply.text`.
 
+pub(super) use crate::diag::did_you_mean;
+
 use super::Entry;
 use crate::diag::{Code, Diagnostic};
-
-/// The closest candidate to a misspelt name, if one is close enough.
-pub(super) fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&name.to_ascii_lowercase(), &c.to_ascii_lowercase()),
-                *c,
-            )
-        })
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
 
 /// Help for an unknown top-level key of a rule file.
 pub(super) fn top_level(name: &str) -> String {
