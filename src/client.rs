@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::reply::push_cdata;
-use crate::protocol::signature;
+use crate::protocol::signature::{self, Signed};
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -78,13 +78,12 @@ pub fn message_xml(outgoing: &Outgoing, from: &str, to: &str) -> String {
 
 /// Signs a message body as WeChat does, and in safe mode (`cipher`) encrypts it first.
 pub fn prepare(message_xml: &str, token: &str, cipher: Option<&Cipher>) -> Prepared {
-    let timestamp = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string();
+        .map_or(0, |d| d.as_secs());
+    let timestamp = now.to_string();
     let nonce = crypto::random_nonce();
-    let sig = signature::sign(&[token, &timestamp, &nonce]);
-    let mut query = format!("signature={sig}&timestamp={timestamp}&nonce={nonce}");
+    let mut query = Signed::query(token, now, &nonce);
     let body = match cipher {
         None => message_xml.to_owned(),
         Some(c) => {

@@ -15,11 +15,12 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
+use crate::clock::Clock;
 use crate::protocol::{Body, Message, ReplyKind};
 
 /// A reply as it was first given: the plaintext answer, and what answered it, for logs and
@@ -80,6 +81,7 @@ pub enum Delivery {
 pub struct Dedup {
     window: Duration,
     capacity: usize,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
@@ -87,17 +89,20 @@ type Cell = Arc<OnceCell<Answered>>;
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<Arc<str>, (Instant, Cell)>,
+    /// Key → (when it was inserted, on the clock's monotonic scale; the answer).
+    map: HashMap<Arc<str>, (Duration, Cell)>,
     /// Insertion order, for expiry and the capacity cap.
-    order: VecDeque<(Instant, Arc<str>)>,
+    order: VecDeque<(Duration, Arc<str>)>,
 }
 
 impl Dedup {
-    /// A cache that remembers answers for `window`, at most `capacity` of them.
-    pub fn new(window: Duration, capacity: usize) -> Dedup {
+    /// A cache that remembers answers for `window` of `clock`'s time, at most `capacity` of
+    /// them.
+    pub fn new(window: Duration, capacity: usize, clock: Clock) -> Dedup {
         Dedup {
             window,
             capacity: capacity.max(1),
+            clock,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -109,7 +114,7 @@ impl Dedup {
         message: &Message,
         answer: impl FnOnce() -> Answered,
     ) -> (Answered, Delivery) {
-        let cell = self.cell(identity(message), Instant::now());
+        let cell = self.cell(identity(message), self.clock.monotonic());
         let mut delivery = Delivery::Retry;
         let answered = cell
             .get_or_init(|| {
@@ -139,13 +144,13 @@ impl Dedup {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn cell(&self, key: String, now: Instant) -> Cell {
+    fn cell(&self, key: String, now: Duration) -> Cell {
         let key: Arc<str> = key.into();
         let mut guard = self.lock();
         let inner = &mut *guard;
         // Forget what is past the window, and the oldest beyond the capacity.
         while let Some((at, _)) = inner.order.front() {
-            let expired = now.duration_since(*at) > self.window;
+            let expired = now.saturating_sub(*at) > self.window;
             if !expired && inner.map.len() < self.capacity {
                 break;
             }
@@ -243,7 +248,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_retry_gets_the_first_answer() {
-        let d = Dedup::new(Duration::from_secs(60), 100);
+        let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         let (a, first) = d.answer(&text("u1", "1"), || answered("first")).await;
         assert_eq!((a.passive.body(), first), (&b"first"[..], Delivery::First));
         let (a, again) = d.answer(&text("u1", "1"), || answered("second")).await;
@@ -255,7 +260,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_are_identified_by_follower_time_name_and_key() {
-        let d = Dedup::new(Duration::from_secs(60), 100);
+        let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         assert_eq!(
             d.answer(&event("u", 5, "A"), || answered("1")).await.1,
             Delivery::First
@@ -276,7 +281,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_window_and_the_capacity_bound_what_is_remembered() {
-        let d = Dedup::new(Duration::from_secs(60), 3);
+        let d = Dedup::new(Duration::from_secs(60), 3, Clock::system());
         for i in 0..10 {
             d.answer(&text("u", &i.to_string()), || answered("x")).await;
         }
@@ -291,9 +296,17 @@ mod tests {
             Delivery::First
         );
 
-        let d = Dedup::new(Duration::from_millis(0), 100);
+        // The window, on a clock the test moves: a retry at its end is still a retry, one
+        // after it is a new message.
+        let (clock, hand) = Clock::manual(1_700_000_000);
+        let d = Dedup::new(Duration::from_secs(60), 100, clock);
         d.answer(&text("u", "1"), || answered("x")).await;
-        std::thread::sleep(Duration::from_millis(5));
+        hand.advance(Duration::from_secs(60));
+        assert_eq!(
+            d.answer(&text("u", "1"), || answered("y")).await.1,
+            Delivery::Retry
+        );
+        hand.advance(Duration::from_millis(1));
         assert_eq!(
             d.answer(&text("u", "1"), || answered("y")).await.1,
             Delivery::First
@@ -302,7 +315,7 @@ mod tests {
 
     #[tokio::test]
     async fn messages_without_a_msg_id_are_told_apart_by_their_text() {
-        let d = Dedup::new(Duration::from_secs(60), 100);
+        let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         let without_id = |content: &str| Message {
             msg_id: None,
             body: Body::Text {
@@ -332,7 +345,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_duplicates_are_answered_once() {
-        let d = Arc::new(Dedup::new(Duration::from_secs(60), 100));
+        let d = Arc::new(Dedup::new(Duration::from_secs(60), 100, Clock::system()));
         let computed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let tasks: Vec<_> = (0..16)
             .map(|i| {

@@ -17,6 +17,7 @@
 //! - [`reload`]: watch the rules directory, load again when a change settles, swap or keep.
 //! - [`git`]: the commit of the rules checkout, for `/healthz`.
 //! - [`config`]: `replyd.toml`, environment and flags, resolved.
+//! - [`clock`]: the request path's time, which tests move themselves.
 //! - [`dedup`]: WeChat's retries get the first delivery's answer, computed once.
 //! - [`metrics`]: what `/metrics` shows.
 //! - [`server`]: the HTTP front: signatures, safe mode, body limits, status codes, `/healthz`.
@@ -27,6 +28,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dedup;

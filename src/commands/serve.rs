@@ -8,8 +8,8 @@ use tracing::{error, info};
 
 use super::Exit;
 use crate::cli::ServeArgs;
+use crate::clock::Clock;
 use crate::config::{Config, Overrides};
-use crate::dedup::Dedup;
 use crate::diag::Severity;
 use crate::load;
 use crate::metrics::Metrics;
@@ -67,20 +67,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     let commit = crate::git::head_commit(&dir);
     let metrics = Arc::new(Metrics::new());
     let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()));
-    let state = Arc::new(State {
-        rules: rules.clone(),
+    let state = Arc::new(State::new(
+        &config,
         token,
-        path: config.path.clone(),
-        max_body_bytes: config.max_body_bytes,
-        keys: config.keys.clone(),
-        require_encryption: config.require_encryption,
-        dedup: Dedup::new(config.dedup_window, config.dedup_capacity),
+        rules.clone(),
         metrics,
-        mask_openids: config.mask_openids,
-        body_timeout: config.body_timeout,
-        max_clock_skew: config.max_clock_skew,
-        admin_separate: config.admin_listen.is_some(),
-    });
+        Clock::system(),
+    ));
     if config.keys.is_some() {
         info!(
             require_encryption = config.require_encryption,
@@ -118,12 +111,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
             None => None,
         };
         info!("listening on http://{addr}{}", config.path);
-        let limits = server::Limits {
-            header_timeout: config.header_timeout,
-            max_connections: config.max_connections,
-            grace: config.shutdown_timeout,
-        };
-        server::serve(state, listener, admin, shutdown_signal(), limits).await;
+        server::serve(
+            state,
+            listener,
+            admin,
+            shutdown_signal(),
+            server::Limits::of(&config),
+        )
+        .await;
         drop(reloader);
         info!("stopped");
         Ok(Exit::Success)

@@ -37,7 +37,8 @@ use warp::Filter;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use crate::config::Secret;
+use crate::clock::Clock;
+use crate::config::{Config, Secret};
 use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
@@ -71,6 +72,35 @@ pub struct State {
     pub body_timeout: Duration,
     /// Refuse signed timestamps further than this from now (403), if set.
     pub max_clock_skew: Option<Duration>,
+    /// What time it is (a reply's `CreateTime`, the timestamp check).
+    pub clock: Clock,
+}
+
+impl State {
+    /// The state of a daemon serving `rules` under `config`, signing with `token`.
+    pub fn new(
+        config: &Config,
+        token: Secret,
+        rules: Arc<Rules>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> State {
+        State {
+            rules,
+            token,
+            path: config.path.clone(),
+            max_body_bytes: config.max_body_bytes,
+            keys: config.keys.clone(),
+            require_encryption: config.require_encryption,
+            dedup: Dedup::new(config.dedup_window, config.dedup_capacity, clock.clone()),
+            clock,
+            metrics,
+            mask_openids: config.mask_openids,
+            body_timeout: config.body_timeout,
+            max_clock_skew: config.max_clock_skew,
+            admin_separate: config.admin_listen.is_some(),
+        }
+    }
 }
 
 /// Which listener a set of routes serves.
@@ -160,6 +190,17 @@ pub struct Limits {
     pub max_connections: usize,
     /// After shutdown is asked for, requests in flight get this long to finish.
     pub grace: Duration,
+}
+
+impl Limits {
+    /// The limits `config` sets.
+    pub fn of(config: &Config) -> Limits {
+        Limits {
+            header_timeout: config.header_timeout,
+            max_connections: config.max_connections,
+            grace: config.shutdown_timeout,
+        }
+    }
 }
 
 /// Serves the public listener (and the admin listener, if any) until `shutdown` resolves; then

@@ -2,14 +2,13 @@
 //! timestamp checks over them.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use tracing::warn;
 use warp::http::StatusCode;
 
-use super::State;
 use super::response::Refusal;
-use super::webhook::now_secs;
-use crate::protocol::signature;
+use crate::protocol::signature::{Refused, Signed};
 
 /// The query parameters WeChat signs or sends, each at most once. Values borrow from the
 /// query string unless they were percent-encoded.
@@ -50,33 +49,45 @@ impl<'q> Query<'q> {
         Ok(q)
     }
 
-    /// Checks `signature` = sha1(sort(token, timestamp, nonce)), and with `max_clock_skew` that
-    /// the timestamp is recent (a replayed request is refused once it is old).
-    pub(super) fn check_signature(&self, state: &State) -> Result<(), Refusal> {
-        let ok = match (&self.signature, &self.timestamp, &self.nonce) {
-            (Some(s), Some(t), Some(n)) => signature::verify(s, &[state.token.expose(), t, n]),
-            _ => false,
-        };
-        if !ok {
-            warn!("signature check failed");
-            return Err(Refusal::Signature("signature"));
-        }
-        if let Some(skew) = state.max_clock_skew {
-            let sent: Option<u64> = self.timestamp.as_deref().and_then(|t| t.parse().ok());
-            let off = sent.map(|t| now_secs().abs_diff(t));
-            if off.is_none_or(|off| off > skew.as_secs()) {
+    /// The signed parameters, when all three are present.
+    pub(super) fn signed(&self) -> Option<Signed<'_>> {
+        Some(Signed {
+            signature: self.signature.as_deref()?,
+            timestamp: self.timestamp.as_deref()?,
+            nonce: self.nonce.as_deref()?,
+        })
+    }
+
+    /// Checks `signature` = sha1(sort(token, timestamp, nonce)) and, with `max_skew`, that the
+    /// timestamp is within it of `now`.
+    pub(super) fn check_signature(
+        &self,
+        token: &str,
+        now: u64,
+        max_skew: Option<Duration>,
+    ) -> Result<(), Refusal> {
+        let checked = self
+            .signed()
+            .ok_or(Refused::Signature)
+            .and_then(|s| s.check(token, now, max_skew));
+        match checked {
+            Ok(()) => Ok(()),
+            Err(Refused::Signature) => {
+                warn!("signature check failed");
+                Err(Refusal::Signature("signature"))
+            }
+            Err(Refused::Stale) => {
                 warn!(
                     timestamp = self.timestamp.as_deref().unwrap_or(""),
                     "request refused: its timestamp is outside max_clock_skew"
                 );
-                return Err(Refusal::Other {
+                Err(Refusal::Other {
                     status: StatusCode::FORBIDDEN,
                     reason: "stale_timestamp",
                     message: "the timestamp is too far from now".to_owned(),
-                });
+                })
             }
         }
-        Ok(())
     }
 }
 

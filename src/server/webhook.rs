@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -22,7 +22,11 @@ use crate::protocol::{self, Message, MsgType, Reply, ReplyKind, reply, signature
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
     let checked = Query::parse(raw_query).and_then(|q| {
-        q.check_signature(state)?;
+        q.check_signature(
+            state.token.expose(),
+            state.clock.unix_secs(),
+            state.max_clock_skew,
+        )?;
         q.echostr
             .map(Cow::into_owned)
             .ok_or_else(|| Refusal::bad("no_echostr", "the URL check has no echostr"))
@@ -71,7 +75,11 @@ where
     B: Buf,
 {
     let query = Query::parse(raw_query)?;
-    query.check_signature(state)?;
+    query.check_signature(
+        state.token.expose(),
+        state.clock.unix_secs(),
+        state.max_clock_skew,
+    )?;
     if length.is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err(too_large(state.max_body_bytes));
     }
@@ -94,7 +102,7 @@ where
             // The body was written from a String: it is UTF-8.
             &String::from_utf8_lossy(xml),
             state.token.expose(),
-            now_secs(),
+            state.clock.unix_secs(),
             &crypto::random_nonce(),
         ))),
         (Passive::Reply { xml, .. }, None) => response::xml(xml.clone()),
@@ -186,7 +194,13 @@ fn answer(state: &State, message: &Message) -> Answered {
     match &answer.reply {
         Some(r) => Answered {
             passive: Passive::Reply {
-                xml: reply::render(r, &message.from_user, &message.to_user, now_secs()).into(),
+                xml: reply::render(
+                    r,
+                    &message.from_user,
+                    &message.to_user,
+                    state.clock.unix_secs(),
+                )
+                .into(),
                 kind: r.kind(),
             },
             rule,
@@ -293,10 +307,4 @@ where
         }
     }
     Ok(buf.freeze())
-}
-
-pub(super) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -1,19 +1,21 @@
-//! Hostile input against the real daemon: each request gets a 4xx or a correct answer, and a
-//! good request sent after it is still answered. Slow clients cannot crowd good ones out.
+//! Hostile input against the server (in this process, served exactly as `replyd serve` serves
+//! it): each request gets a 4xx or a correct answer, and a good request sent after it is still
+//! answered. Slow clients cannot crowd good ones out.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::util::{Daemon, Project, TOKEN, fields, request, signed_query, text_message};
+use crate::util::Target as _;
+use crate::util::{Project, Server, TOKEN, fields, request, signed_query, text_message};
 
 const RULES: &str = "[[rule]]\nid = \"hi\"\nmatch.exact = \"hi\"\nreply.text = \"hello\"\n";
 
-/// A daemon on a one-rule project; keep the project alive as long as the daemon.
-fn daemon(extra: &str) -> (Project, Daemon) {
+/// A server on a one-rule project; keep the project alive as long as the server.
+fn daemon(extra: &str) -> (Project, Server) {
     let p = Project::new(extra);
     p.rule_file("a.toml", RULES);
-    let d = p.start();
+    let d = p.serve();
     (p, d)
 }
 
@@ -40,7 +42,7 @@ fn post_head(query: &str, length: usize) -> String {
     )
 }
 
-fn still_answers(d: &Daemon) {
+fn still_answers(d: &Server) {
     let r = d.post(&text_message("hi"));
     assert_eq!(
         (r.status, fields(&r.body)["xml/Content"].as_str()),

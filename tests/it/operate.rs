@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use replyd::protocol::crypto::Cipher;
 
+use crate::util::Target as _;
 use crate::util::{
     Daemon, Project, TOKEN, event_message, fields, replyd, request, safe_mode_request,
     signed_query, text_message, text_message_with_id, unique,

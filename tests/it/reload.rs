@@ -7,6 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::util::Target as _;
 use crate::util::{Daemon, Project, fields, request, text_message};
 
 const DEADLINE: Duration = Duration::from_secs(30);

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use replyd::protocol::crypto::Cipher;
 
+use crate::util::Target as _;
 use crate::util::{
     Project, TOKEN, event_message_at, fields, request, safe_mode_request, text_message,
     text_message_with_id, unique,
@@ -46,10 +47,11 @@ fn a_retry_gets_the_first_answer_even_after_a_reload() {
 fn an_event_retry_is_the_same_follower_time_event_and_key() {
     let p = Project::new("");
     p.rule_file("a.toml", &rule("menu"));
-    let d = p.start();
+    let d = p.serve();
     let t = unique();
     let first = d.post(&event_message_at("CLICK", Some("A"), t)).body;
-    std::thread::sleep(Duration::from_millis(1100));
+    // Two seconds later on the server's clock: a fresh answer would carry another CreateTime.
+    d.clock.advance(Duration::from_secs(2));
     assert_eq!(
         d.post(&event_message_at("CLICK", Some("A"), t)).body,
         first,
@@ -65,6 +67,13 @@ fn an_event_retry_is_the_same_follower_time_event_and_key() {
     assert_ne!(
         fields(&other_time)["xml/CreateTime"],
         fields(&first)["xml/CreateTime"]
+    );
+    // Past the window (60 seconds by default) the same delivery is a new message.
+    d.clock.advance(Duration::from_secs(61));
+    assert_ne!(
+        d.post(&event_message_at("CLICK", Some("A"), t)).body,
+        first,
+        "after the window"
     );
 }
 
@@ -111,7 +120,7 @@ fn a_safe_mode_retry_gets_the_same_reply_encrypted_afresh() {
         "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\""
     ));
     p.rule_file("a.toml", &rule("v1"));
-    let d = p.start();
+    let d = p.serve();
     let cipher = Cipher::new(KEY, APP_ID).unwrap();
     let encrypt = cipher.encrypt_with(&text_message_with_id("ping", unique()), b"0123456789abcdef");
     let post = || {

@@ -5,8 +5,8 @@ use replyd::protocol::crypto::Cipher;
 use replyd::protocol::signature;
 
 use crate::util::{
-    Daemon, Project, TOKEN, event_message, fields, request, safe_mode_request, signed_query,
-    text_message,
+    Project, Server, TOKEN, Target, event_message, fields, request, safe_mode_request,
+    signed_query, text_message,
 };
 
 /// The official sample's key (crypto_vectors.md V1, V2, V3).
@@ -15,17 +15,23 @@ const OTHER_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq";
 const APP_ID: &str = "wx2c2769f8efd9abc2";
 const HELLO: &str = "[[rule]]\nid = \"hello\"\nmatch.exact = [\"hello\", \"abcdteT\"]\nreply.text = \"你好 <&> ]]> !\"\n";
 
-fn safe_daemon(extra: &str) -> (Project, Daemon) {
+fn safe_project(extra: &str) -> Project {
     let p = Project::new(&format!(
         "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\"\n{extra}"
     ));
     p.rule_file("a.toml", HELLO);
-    let d = p.start();
+    p
+}
+
+/// The server in this process, in safe mode.
+fn safe_daemon(extra: &str) -> (Project, Server) {
+    let p = safe_project(extra);
+    let d = p.serve();
     (p, d)
 }
 
 /// Posts `plaintext` encrypted with `cipher` in safe mode.
-fn post_encrypted(d: &Daemon, cipher: &Cipher, plaintext: &str) -> crate::util::Response {
+fn post_encrypted(d: &impl Target, cipher: &Cipher, plaintext: &str) -> crate::util::Response {
     let encrypt = cipher.encrypt_with(plaintext, b"0123456789abcdef");
     let (query, body) = safe_mode_request(TOKEN, &encrypt);
     d.post_with(&query, &body)
@@ -89,7 +95,7 @@ fn post_published(
     )
     .unwrap();
     p.rule_file("a.toml", HELLO);
-    let d = p.start();
+    let d = p.serve();
     let body = std::fs::read_to_string(
         crate::util::repo()
             .join("tests/fixtures/messages")
@@ -171,7 +177,9 @@ fn compatible_mode_keeps_plaintext_working_unless_encryption_is_required() {
 
 #[test]
 fn bad_encrypted_input_gets_403_or_400() {
-    let (_p, d) = safe_daemon("");
+    // The real binary: the test reads what it logs.
+    let p = safe_project("");
+    let d = p.start();
     let cipher = Cipher::new(KEY, APP_ID).unwrap();
     let good = cipher.encrypt_with(&text_message("hello"), b"0123456789abcdef");
     let post = |query: &str, body: &str| d.post_with(query, body).status;

@@ -1,10 +1,11 @@
-//! `replyd serve` end to end: the real binary on a loopback port, signed requests.
-//! One test (or a few) per capability of the core issue.
+//! Serving WeChat: signed requests over loopback HTTP, to the server in this process (what the
+//! HTTP layer does) and to the real binary (start-up, what it logs, how it refuses to start).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::util::{
-    Daemon, Project, TOKEN, event_message, fields, replyd, request, signed_query, text_message,
+    Daemon, Project, Server, TOKEN, Target, event_message, fields, replyd, request, signed_query,
+    text_message,
 };
 
 /// The daemon on the shipped `replyd.toml` and `rules/`.
@@ -13,7 +14,12 @@ fn shipped() -> Daemon {
     Daemon::start(&["--config", config.to_str().expect("UTF-8 path")])
 }
 
-fn shipped_post(d: &Daemon, body: &str) -> crate::util::Response {
+/// The server in this process on the shipped `replyd.toml` and `rules/`.
+fn shipped_server() -> Server {
+    Server::start(&crate::util::repo().join("replyd.toml"))
+}
+
+fn shipped_post(d: &impl Target, body: &str) -> crate::util::Response {
     // The shipped config's token, as a user would have it.
     let query = signed_query("replyd-local-token");
     d.post_with(&query, body)
@@ -42,7 +48,7 @@ fn starts_on_the_shipped_config_and_logs_what_it_loaded() {
 fn url_check_echoes_only_a_signed_echostr() {
     let d = Project::new("")
         .rule_file("a.toml", "[[test]]\nsend = \"x\"\nexpect = \"transfer\"\n")
-        .start();
+        .serve();
     let q = signed_query(TOKEN);
     let r = request(
         d.addr,
@@ -70,7 +76,7 @@ fn url_check_echoes_only_a_signed_echostr() {
 
 #[test]
 fn the_seed_keyword_gets_the_shipped_text_reply() {
-    let d = shipped();
+    let d = shipped_server();
     let before = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -95,7 +101,7 @@ fn the_seed_keyword_gets_the_shipped_text_reply() {
 
 #[test]
 fn what_no_rule_answers_goes_to_customer_service() {
-    let d = shipped();
+    let d = shipped_server();
     let f = fields(&shipped_post(&d, &text_message("你们几点关门？")).body);
     assert_eq!(f["xml/MsgType"], "transfer_customer_service");
     assert!(!f.contains_key("xml/TransInfo/KfAccount"));
@@ -116,7 +122,7 @@ fn what_no_rule_answers_goes_to_customer_service() {
 
 #[test]
 fn events_get_their_rule_or_success() {
-    let d = shipped();
+    let d = shipped_server();
     let f = fields(&shipped_post(&d, &event_message("subscribe", None)).body);
     assert!(f["xml/Content"].starts_with("欢迎关注"), "{f:?}");
 
@@ -280,7 +286,7 @@ fn bad_requests_get_4xx_and_disturb_nothing() {
         "a.toml",
         "[[rule]]\nid = \"hi\"\nmatch.exact = \"hi\"\nreply.text = \"hello\"\n",
     );
-    let d = p.start();
+    let d = p.serve();
     let q = signed_query(TOKEN);
     let post = |query: &str, body: &[u8], headers: &[(&str, &str)]| {
         request(d.addr, "POST", &format!("/wechat?{query}"), headers, body).status
@@ -431,7 +437,7 @@ fn a_missing_token_says_how_to_set_one() {
 
 #[test]
 fn the_shipped_sample_messages_are_answered_as_documented() {
-    let d = shipped();
+    let d = shipped_server();
     // (file under examples/messages, MsgType of the reply or `success`)
     let cases = [
         ("text.xml", "text"),

@@ -67,8 +67,15 @@ impl Project {
         self.dir.path().join("replyd.toml")
     }
 
+    /// The real `replyd serve` on this project.
     pub fn start(&self) -> Daemon {
         Daemon::start(&["--config", path_str(&self.config())])
+    }
+
+    /// The server in this process on this project.
+    #[allow(dead_code)]
+    pub fn serve(&self) -> Server {
+        Server::start(&self.config())
     }
 }
 
@@ -191,21 +198,123 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// What the tests talk HTTP to: the real binary ([`Daemon`]) or the server in this process
+/// ([`Server`]).
+pub trait Target {
+    /// The public listener's address.
+    fn addr(&self) -> SocketAddr;
 
     /// A signed POST of `body` to `/wechat`.
-    pub fn post(&self, body: &str) -> Response {
+    fn post(&self, body: &str) -> Response {
         self.post_with(&signed_query(TOKEN), body)
     }
 
     /// A POST of `body` to `/wechat` with the given query string.
-    pub fn post_with(&self, query: &str, body: &str) -> Response {
+    fn post_with(&self, query: &str, body: &str) -> Response {
         request(
-            self.addr,
+            self.addr(),
             "POST",
             &format!("/wechat?{query}"),
             &[],
             body.as_bytes(),
         )
+    }
+}
+
+impl Target for Daemon {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// replyd's HTTP server run in this process (`server::serve`, as `replyd serve` runs it) on
+/// 127.0.0.1:0, with a clock the test moves itself. For tests of HTTP behaviour: it starts in
+/// milliseconds and needs no waiting on real time; the end-to-end paths (signals, reload, the
+/// log) use [`Daemon`].
+#[allow(dead_code)] // the benchmarks include this file and use only the real binary
+pub struct Server {
+    pub addr: SocketAddr,
+    /// Moves the server's clock (a reply's CreateTime, the retry window, the skew check).
+    pub clock: replyd::clock::ManualClock,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[allow(dead_code)]
+impl Server {
+    /// Serves a config file and its rules, with the clock at the current time.
+    pub fn start(config_file: &Path) -> Server {
+        use replyd::{clock::Clock, config, load, metrics::Metrics, server, state::Rules};
+        let config = config::Config::resolve(
+            &config::Overrides {
+                config: Some(config_file.to_owned()),
+                ..config::Overrides::default()
+            },
+            |_| None,
+        )
+        .expect("the project's config resolves");
+        let token = config.token().expect("a token").clone();
+        let loaded = load::load(&config.rules).expect("the rules directory reads");
+        let ruleset = loaded
+            .ruleset
+            .unwrap_or_else(|| panic!("the project's rules have errors: {:?}", loaded.diagnostics));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let (clock, hand) = Clock::manual(now);
+        let metrics = Arc::new(Metrics::new());
+        let rules = Arc::new(Rules::new(
+            config.rules.clone(),
+            ruleset,
+            None,
+            metrics.clone(),
+        ));
+        let state = Arc::new(server::State::new(&config, token, rules, metrics, clock));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = server::Limits::of(&config);
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                server::serve(state, listener, None, shutdown, limits).await;
+            });
+        });
+        Server {
+            addr,
+            clock: hand,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Target for Server {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
