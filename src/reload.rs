@@ -92,10 +92,31 @@ fn run(
             Ok(Trigger::Now) => "reload requested",
             Ok(Trigger::Stop) | Err(_) => return,
         };
-        if let Some(w) = &mut watches {
-            w.refresh();
-        }
-        reload(rules, reason);
+        guarded(rules, || {
+            if let Some(w) = &mut watches {
+                w.refresh();
+            }
+            reload(rules, reason);
+        });
+    }
+}
+
+/// Runs one reload; a panic in it (a bug) is recorded as a failed reload, so `/healthz` says
+/// so, and the thread goes on to the next one instead of dying silently.
+fn guarded(rules: &Rules, reload: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(reload)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        error!(
+            "the reload crashed ({what}); still serving generation {}",
+            rules.load().generation
+        );
+        rules.reject(Outcome::Crashed {
+            error: format!("the reload crashed: {what}"),
+        });
     }
 }
 
@@ -166,11 +187,16 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The `notify` watches: the rules directory, recursively, and the entry for it in its parent.
+/// The `notify` watches: the rules directory, recursively; the entry for it in its parent; and,
+/// when the rules path is a symbolic link, the entry of the link's target in the target's
+/// parent (so a target that is removed and created again is seen, although nothing under the
+/// link's own parent changes).
 struct Watches {
     watcher: RecommendedWatcher,
     dir: PathBuf,
     dir_watched: bool,
+    /// The link's target and the parent being watched for it, when the rules path is a link.
+    target: Option<(PathBuf, PathBuf)>,
 }
 
 impl std::fmt::Debug for Watches {
@@ -183,7 +209,7 @@ impl Watches {
     fn new(dir: &Path, tx: Sender<Trigger>) -> Option<Watches> {
         let watched = dir.to_owned();
         let handler = move |res: notify::Result<Event>| match res {
-            Ok(event) if relevant(&event, &watched) => {
+            Ok(event) if relevant(&event, &watched, link_target(&watched).as_deref()) => {
                 debug!(?event, "rules directory changed");
                 let _ = tx.send(Trigger::Changed);
             }
@@ -197,26 +223,23 @@ impl Watches {
                 return None;
             }
         };
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        if let Err(e) = watcher.watch(&parent, RecursiveMode::NonRecursive) {
+        if let Err(e) = watcher.watch(&parent_of(dir), RecursiveMode::NonRecursive) {
             warn!(
                 "cannot watch {} ({e}); a switched symlink or a re-created rules directory needs SIGHUP",
-                parent.display()
+                parent_of(dir).display()
             );
         }
         let mut w = Watches {
             watcher,
             dir: dir.to_owned(),
             dir_watched: false,
+            target: None,
         };
         w.refresh();
         Some(w)
     }
 
-    /// Watches the directory the rules path points to now.
+    /// Watches the directory the rules path points to now, and the place of the link's target.
     fn refresh(&mut self) {
         if self.dir_watched {
             let _ = self.watcher.unwatch(&self.dir);
@@ -228,22 +251,70 @@ impl Watches {
                 false
             }
         };
+        let target = link_target(&self.dir).map(|t| {
+            let parent = parent_of(&t);
+            (t, parent)
+        });
+        if target.as_ref().map(|t| &t.1) != self.target.as_ref().map(|t| &t.1) {
+            if let Some((_, old)) = &self.target {
+                let _ = self.watcher.unwatch(old);
+            }
+            if let Some((t, parent)) = &target
+                && parent != &parent_of(&self.dir)
+                && let Err(e) = self.watcher.watch(parent, RecursiveMode::NonRecursive)
+            {
+                warn!(
+                    "cannot watch {} ({e}); if {} is removed and created again, reload with SIGHUP",
+                    parent.display(),
+                    t.display()
+                );
+            }
+        }
+        self.target = target;
+    }
+}
+
+/// Where the rules path points when it is a symbolic link (followed to the end, even when the
+/// last target does not exist), made absolute.
+fn link_target(path: &Path) -> Option<PathBuf> {
+    let mut current = path.to_owned();
+    let mut followed = false;
+    // A chain of links, but not a loop.
+    for _ in 0..16 {
+        match std::fs::read_link(&current) {
+            Ok(next) => {
+                current = parent_of(&current).join(next);
+                followed = true;
+            }
+            Err(_) => break,
+        }
+    }
+    followed.then_some(current)
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
     }
 }
 
 /// Whether an event can change the rule set: a change to a rule file or a directory under the
-/// rules directory `dir`, or to the rules directory's own entry in its parent. Reads (access
-/// events) and metadata changes are not, nor hidden files (editor swap files, `.git`), backups
-/// (`~`), files of other types, and anything else in the parent directory.
-fn relevant(event: &Event, dir: &Path) -> bool {
+/// rules directory `dir`, to the rules directory's own entry in its parent, or to the entry of
+/// the link's `target` in its parent. Reads (access events) and metadata changes are not, nor
+/// hidden files (editor swap files, `.git`), backups (`~`), files of other types, and anything
+/// else in the parent directories.
+fn relevant(event: &Event, dir: &Path, target: Option<&Path>) -> bool {
     match event.kind {
         EventKind::Access(_) | EventKind::Modify(notify::event::ModifyKind::Metadata(_)) => {
             return false;
         }
         _ => {}
     }
+    let is_entry =
+        |p: &Path, of: &Path| p.parent() == of.parent() && p.file_name() == of.file_name();
     event.paths.iter().any(|p| {
-        if p.parent() == dir.parent() && p.file_name() == dir.file_name() {
+        if is_entry(p, dir) || target.is_some_and(|t| is_entry(p, t)) {
             return true;
         }
         let Ok(inside) = p.strip_prefix(dir) else {
@@ -325,7 +396,40 @@ mod tests {
             ),
         ];
         for (e, expected) in cases {
-            assert_eq!(relevant(&e, rules), expected, "{e:?}");
+            assert_eq!(relevant(&e, rules, None), expected, "{e:?}");
         }
+        // A symlinked rules path: the target's entry in its own parent matters too.
+        let target = Path::new("/srv/releases/current");
+        let created = event(
+            EventKind::Create(CreateKind::Folder),
+            "/srv/releases/current",
+        );
+        assert!(!relevant(&created, rules, None));
+        assert!(relevant(&created, rules, Some(target)));
+        let other = event(EventKind::Create(CreateKind::Folder), "/srv/releases/old");
+        assert!(!relevant(&other, rules, Some(target)));
+    }
+
+    #[test]
+    fn a_panicking_reload_is_a_failed_reload_and_the_next_one_still_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.toml"),
+            "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"y\"\n",
+        )
+        .unwrap();
+        let set = load::load(dir.path()).unwrap().ruleset.unwrap();
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let rules = Rules::new(dir.path().to_owned(), set, None, metrics);
+        guarded(&rules, || panic!("a bug in the loader"));
+        let status = rules.status();
+        assert!(status.is_failing(), "healthz must not say ok");
+        assert!(
+            matches!(&status.last, Some((_, Outcome::Crashed { error })) if error.contains("a bug in the loader")),
+            "{status:?}"
+        );
+        guarded(&rules, || reload(&rules, "test"));
+        assert!(!rules.status().is_failing());
+        assert_eq!(rules.load().generation, 2);
     }
 }

@@ -47,6 +47,12 @@ pub enum Outcome {
         /// Why.
         error: String,
     },
+    /// The reload crashed (a bug in replyd); the previous set is still served, and the next
+    /// change is loaded again.
+    Crashed {
+        /// What the panic said.
+        error: String,
+    },
 }
 
 /// The last reload, for `/healthz` and `/metrics`.
@@ -149,6 +155,7 @@ impl Rules {
             Outcome::Applied { .. } => "applied",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Unreadable { .. } => "unreadable",
+            Outcome::Crashed { .. } => "crashed",
         };
         m.reloads.with_label_values(&[result]).inc();
         m.last_reload_time.set(unix_seconds(now));

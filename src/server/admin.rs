@@ -26,6 +26,9 @@ pub(super) fn healthz(state: &State) -> Response {
             Outcome::Unreadable { error } => {
                 serde_json::json!({ "result": "unreadable", "errors": [error] })
             }
+            Outcome::Crashed { error } => {
+                serde_json::json!({ "result": "crashed", "errors": [error] })
+            }
         };
         v["at"] = time(*at).into();
         v

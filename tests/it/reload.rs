@@ -243,6 +243,38 @@ fn a_vanished_rules_directory_keeps_the_last_set_until_it_comes_back() {
 }
 
 #[test]
+fn a_symlinked_rules_directory_whose_target_vanishes_is_reloaded_when_it_returns() {
+    let p = project(100);
+    let root = p.dir.path();
+    fs::remove_dir(root.join("rules")).unwrap();
+    let target = root.join("releases/current");
+    fs::create_dir_all(&target).unwrap();
+    fs::write(target.join("a.toml"), rule("ping", "v1")).unwrap();
+    std::os::unix::fs::symlink(&target, root.join("rules")).unwrap();
+    let d = p.start();
+    assert_eq!(answer(&d, "ping"), "v1");
+
+    // The target goes (a deploy that deletes and re-creates the release), the link stays.
+    let gone = root.join("releases/current.gone");
+    fs::rename(&target, &gone).unwrap();
+    let (_, h) = eventually("the failure", || healthz(&d), |(s, _)| *s == 503);
+    assert_eq!(h["last_reload"]["result"], "unreadable");
+    assert_eq!(answer(&d, "ping"), "v1");
+
+    fs::write(gone.join("a.toml"), rule("ping", "v2")).unwrap();
+    fs::rename(&gone, &target).unwrap();
+    eventually("the return", || answer(&d, "ping"), |a| a == "v2");
+    assert_eq!(healthz(&d).0, 200);
+    // And the watch follows the returned target.
+    fs::write(target.join("a.toml"), rule("ping", "v3")).unwrap();
+    eventually(
+        "an edit after the return",
+        || answer(&d, "ping"),
+        |a| a == "v3",
+    );
+}
+
+#[test]
 fn healthz_names_the_git_commit_of_the_rules() {
     let p = project(100);
     p.rule_file("a.toml", &rule("ping", "v1"));
