@@ -315,3 +315,89 @@ async fn accept_loop<S>(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Routing, tested through warp without a socket (`warp::test`).
+
+    use super::*;
+    use crate::config::{Config, Overrides};
+    use crate::ruleset::{compile, sources_from};
+
+    fn state(admin_separate: bool) -> Arc<State> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("replyd.toml");
+        let admin = if admin_separate {
+            "admin_listen = \"127.0.0.1:0\"\n"
+        } else {
+            ""
+        };
+        std::fs::write(&file, format!("token = \"t\"\n{admin}")).unwrap();
+        let config = Config::resolve(
+            &Overrides {
+                config: Some(file),
+                ..Overrides::default()
+            },
+            |_| None,
+        )
+        .unwrap();
+        let set = compile(&sources_from(&[(
+            "a.toml",
+            "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"y\"\n",
+        )]))
+        .ruleset()
+        .unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let rules = Arc::new(Rules::new(dir.path().to_owned(), set, None, metrics.clone()));
+        Arc::new(State::new(
+            &config,
+            config.token().unwrap().clone(),
+            rules,
+            metrics,
+            Clock::system(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn each_path_and_method_gets_its_answer() {
+        let public = routes(state(false), Surface::Public);
+        // (method, path, status, Allow)
+        let cases = [
+            ("PUT", "/wechat", 405, Some("GET, POST")),
+            ("GET", "/wechat", 403, None),
+            ("POST", "/wechat?signature=x", 403, None),
+            ("GET", "/healthz", 200, None),
+            ("DELETE", "/healthz", 405, Some("GET")),
+            ("GET", "/metrics", 200, None),
+            ("GET", "/nope", 404, None),
+            ("GET", "/wechat/", 404, None),
+        ];
+        for (method, path, status, allow) in cases {
+            let r = warp::test::request()
+                .method(method)
+                .path(path)
+                .reply(&public)
+                .await;
+            assert_eq!(r.status().as_u16(), status, "{method} {path}");
+            assert_eq!(
+                r.headers().get("allow").and_then(|v| v.to_str().ok()),
+                allow,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn with_an_admin_listener_the_public_port_has_no_operator_endpoints() {
+        let s = state(true);
+        let (public, admin) = (
+            routes(s.clone(), Surface::Public),
+            routes(s, Surface::Admin),
+        );
+        let get = |path: &'static str| warp::test::request().path(path);
+        assert_eq!(get("/healthz").reply(&public).await.status(), 404);
+        assert_eq!(get("/metrics").reply(&public).await.status(), 404);
+        assert_eq!(get("/healthz").reply(&admin).await.status(), 200);
+        assert_eq!(get("/wechat").reply(&admin).await.status(), 404);
+    }
+}

@@ -4,8 +4,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use bytes::{Buf, Bytes};
+use futures_util::{Stream, TryStreamExt as _};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited, StreamBody};
+use hyper::body::Frame;
 use sha1::Digest as _;
 use tracing::{debug, info, warn};
 use warp::http::StatusCode;
@@ -283,28 +285,24 @@ fn too_large(max: usize) -> Refusal {
     }
 }
 
-/// Reads the body as it streams in, and stops as soon as it passes `max` bytes, so a client
-/// that sends (or chunks) more than that costs no more than `max` of memory.
-async fn read_body<S, B>(mut body: S, max: usize) -> Result<Bytes, Refusal>
+/// Reads the body as it streams in, with http-body-util's `Limited`: reading stops as soon as
+/// it passes `max` bytes, so a client that sends (or chunks) more than that costs no more than
+/// `max` of memory.
+async fn read_body<S, B>(body: S, max: usize) -> Result<Bytes, Refusal>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| {
+    let body = StreamBody::new(body.map_ok(Frame::data));
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large(max)),
+        Err(e) => {
             debug!(error = %e, "request body could not be read");
-            Refusal::bad("body_unreadable", "the request body could not be read")
-        })?;
-        if buf.len() + chunk.remaining() > max {
-            return Err(too_large(max));
-        }
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            buf.extend_from_slice(part);
-            let n = part.len();
-            chunk.advance(n);
+            Err(Refusal::bad(
+                "body_unreadable",
+                "the request body could not be read",
+            ))
         }
     }
-    Ok(buf.freeze())
 }
