@@ -327,11 +327,16 @@ fn conflict(value: &Value, message: &str) -> ConfigError {
 
 /// A cipher from a configured key, or an error that names the setting without echoing the key.
 fn cipher(value: &Value, app_id: &str) -> Result<Cipher, ConfigError> {
+    use crate::protocol::crypto::KeyError;
     Cipher::new(&value.text, app_id).map_err(|e| {
-        value.invalid(format!(
-            "{e}; this one has {} characters",
-            value.text.chars().count()
-        ))
+        value.invalid(match e {
+            KeyError::Length(n) => {
+                format!("the console's EncodingAESKey, 43 characters (this one has {n})")
+            }
+            KeyError::NotBase64 => {
+                "the console's EncodingAESKey, 43 letters, digits, `+` and `/`".to_owned()
+            }
+        })
     })
 }
 

@@ -1,4 +1,5 @@
-//! Safe mode (安全模式) and compatible mode (兼容模式): the message encryption of PROTOCOL.md §4.
+//! Safe mode (安全模式) and compatible mode (兼容模式): the message encryption of Tencent's
+//! 消息加解密说明 (developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_and_decryption_instructions.html).
 //!
 //! - key = base64(EncodingAESKey + "="), 32 bytes; IV = the key's first 16 bytes; AES-256-CBC
 //!   with the cipher's own padding off.
@@ -33,8 +34,16 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// Why an EncodingAESKey is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the EncodingAESKey must be 43 letters and digits (base64 of 32 bytes without the `=`)")]
-pub struct KeyError;
+pub enum KeyError {
+    /// Not 43 characters long.
+    #[error(
+        "the EncodingAESKey has {0} characters; it has 43 (base64 of 32 bytes without the `=`)"
+    )]
+    Length(usize),
+    /// 43 characters, but not base64 of 32 bytes.
+    #[error("the EncodingAESKey is not base64: it is 43 letters, digits, `+` and `/`")]
+    NotBase64,
+}
 
 /// Why an `Encrypt` element cannot be decrypted. Every one is a 400 for the HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,13 +106,14 @@ impl Cipher {
     ///
     /// When the key is not 43 base64 characters that decode to 32 bytes.
     pub fn new(encoding_aes_key: &str, app_id: &str) -> Result<Cipher, KeyError> {
-        if encoding_aes_key.len() != 43 {
-            return Err(KeyError);
+        let chars = encoding_aes_key.chars().count();
+        if chars != 43 || encoding_aes_key.len() != 43 {
+            return Err(KeyError::Length(chars));
         }
         let bytes = KEY_BASE64
             .decode(format!("{encoding_aes_key}="))
-            .map_err(|_| KeyError)?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError)?;
+            .map_err(|_| KeyError::NotBase64)?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::NotBase64)?;
         Ok(Cipher {
             key,
             app_id: app_id.to_owned(),
@@ -122,11 +132,11 @@ impl Cipher {
         if buf.len() < 32 || buf.len() % 16 != 0 {
             return Err(DecryptError::Blocks(buf.len()));
         }
-        let decryptor = cbc::Decryptor::<Aes256>::new_from_slices(&self.key, &self.key[..16])
-            .map_err(|_| DecryptError::Padding)?;
-        let plain = decryptor
+        let blocks = buf.len();
+        let plain = self
+            .decryptor()
             .decrypt_padded::<NoPadding>(&mut buf)
-            .map_err(|_| DecryptError::Blocks(encrypt.len()))?;
+            .map_err(|_| DecryptError::Blocks(blocks))?;
         let pad = usize::from(*plain.last().ok_or(DecryptError::Padding)?);
         if pad == 0
             || pad > PAD_BLOCK
@@ -167,17 +177,34 @@ impl Cipher {
         buf.extend_from_slice(self.app_id.as_bytes());
         let pad = PAD_BLOCK - buf.len() % PAD_BLOCK;
         buf.resize(buf.len() + pad, pad as u8);
-        let n = buf.len();
-        let encrypted = cbc::Encryptor::<Aes256>::new_from_slices(&self.key, &self.key[..16])
-            .ok()
-            .and_then(|e| {
-                e.encrypt_padded::<NoPadding>(&mut buf, n)
-                    .ok()
-                    .map(<[u8]>::to_vec)
+        // Whole blocks already (32 is a multiple of AES's 16): CBC over the blocks as they are,
+        // with no padding of the mode's own and nothing that can fail.
+        let mut blocks: Vec<aes::Block> = buf
+            .chunks_exact(16)
+            .map(|chunk| {
+                let mut block = aes::Block::default();
+                block.copy_from_slice(chunk);
+                block
             })
-            // Both cannot fail: the key is 32 bytes, the IV 16, and the buffer whole blocks.
-            .unwrap_or_default();
+            .collect();
+        self.encryptor().encrypt_blocks(&mut blocks);
+        let encrypted: Vec<u8> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
         STANDARD.encode(encrypted)
+    }
+
+    /// The IV is the key's first 16 bytes. The sizes are in the types: nothing here can fail.
+    fn iv(&self) -> [u8; 16] {
+        let mut iv = [0u8; 16];
+        iv.copy_from_slice(&self.key[..16]);
+        iv
+    }
+
+    fn encryptor(&self) -> cbc::Encryptor<Aes256> {
+        cbc::Encryptor::<Aes256>::new(&self.key.into(), &self.iv().into())
+    }
+
+    fn decryptor(&self) -> cbc::Decryptor<Aes256> {
+        cbc::Decryptor::<Aes256>::new(&self.key.into(), &self.iv().into())
     }
 
     /// Encrypts a message with a fresh random prefix; returns the base64 `Encrypt`.
@@ -436,7 +463,15 @@ mod tests {
     #[test]
     fn keys_must_be_43_base64_characters() {
         assert!(Cipher::new(V1_KEY, "x").is_ok());
-        assert_eq!(Cipher::new("short", "x").err(), Some(KeyError));
-        assert_eq!(Cipher::new(&"!".repeat(43), "x").err(), Some(KeyError));
+        assert_eq!(Cipher::new("short", "x").err(), Some(KeyError::Length(5)));
+        assert_eq!(
+            Cipher::new(&"流".repeat(43), "x").err(),
+            Some(KeyError::Length(43)),
+            "43 characters, but not 43 bytes"
+        );
+        assert_eq!(
+            Cipher::new(&"!".repeat(43), "x").err(),
+            Some(KeyError::NotBase64)
+        );
     }
 }

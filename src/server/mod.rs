@@ -348,7 +348,12 @@ mod tests {
         .ruleset()
         .unwrap();
         let metrics = Arc::new(Metrics::new());
-        let rules = Arc::new(Rules::new(dir.path().to_owned(), set, None, metrics.clone()));
+        let rules = Arc::new(Rules::new(
+            dir.path().to_owned(),
+            set,
+            None,
+            metrics.clone(),
+        ));
         Arc::new(State::new(
             &config,
             config.token().unwrap().clone(),
