@@ -1,7 +1,8 @@
 //! Answering WeChat's retries once.
 //!
 //! When WeChat gets no answer within 5 seconds it delivers the same message again, up to three
-//! more times (PROTOCOL.md §3.4). A retry must get exactly the reply the first delivery got, even
+//! more times (Tencent's 接收普通消息: 微信服务器在五秒内收不到响应会断掉连接，并且重新发起请求，总共
+//! 重试三次). A retry must get exactly the reply the first delivery got, even
 //! if the rules were reloaded in between, and a retry that arrives while the first delivery is
 //! still being answered must wait for that answer rather than compute another.
 //!

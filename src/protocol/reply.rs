@@ -1,4 +1,5 @@
-//! Passive replies: a typed [`Reply`] → the XML WeChat expects (PROTOCOL.md §3).
+//! Passive replies: a typed [`Reply`] → the XML WeChat expects (Tencent's 被动回复用户消息,
+//! developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_message.html).
 //!
 //! Every text value is written as CDATA. CDATA cannot contain `]]>`, so that sequence is split
 //! across two sections (`]]]]><![CDATA[>`), which any XML parser joins back; `<` and `&` need

@@ -1,5 +1,5 @@
 //! Text normalisation, applied the same way to keywords when rules are compiled and to a
-//! message's text when it is matched (SPEC § How a message is matched, step 1).
+//! message's text when it is matched (README, "How a message is matched", step 1).
 //!
 //! 1. Unicode NFKC: full-width letters, digits and punctuation become half-width (`ＶＩＰ１` →
 //!    `VIP1`, `？` → `?`), compatibility forms fold (`①` → `1`).

@@ -1,7 +1,7 @@
 //! The HTTP front: WeChat's webhook on the configured path, and the operator endpoints
 //! `/healthz` and `/metrics` (on the same listener, or on a separate admin listener).
 //!
-//! For every webhook request, in this order (PROTOCOL.md §6: never touch an untrusted body
+//! For every webhook request, in this order (never touch an untrusted body
 //! before the signature is checked, and bound its size before reading it):
 //!
 //! 1. route on path and method (404, 405 with `Allow`);

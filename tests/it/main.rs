@@ -1,6 +1,8 @@
 //! Integration tests: one binary (matklad, ripgrep), modules by capability.
 
+mod architecture;
 mod cli;
+mod examples;
 mod hostile;
 mod operate;
 mod properties;
