@@ -1,8 +1,9 @@
 //! Hot reload: watch the rules directory, wait for a change to settle, load the whole set again
 //! with the same loader as start-up, and serve it only if it has no error.
 //!
-//! One thread does all reloads, one after the other, so that two loads never race and a slow
-//! load never holds up a request. It waits for triggers on a channel:
+//! One task does all reloads, one after the other, so that two loads never race, and each load
+//! runs on a blocking thread, so a slow load never holds up a request. The task waits for
+//! triggers on a channel:
 //!
 //! - file-system events from `notify`, on the rules directory (recursively) and on its parent
 //!   (so that a symlink switched to a new release, or the directory removed and created again,
@@ -13,60 +14,70 @@
 //! writes 30 files, or an editor that writes a temporary file and renames it, leads to one load
 //! of the final state. The settle is one quiet period over the whole directory, not a
 //! per-file debounce: a per-file debouncer (notify-debouncer-full) releases the first files of a
-//! `git checkout` while the last are still being written.
+//! `git checkout` while the last are still being written. It is measured with `tokio::time`, so
+//! tests drive it with `tokio::time::pause` and `advance` instead of waiting.
+//!
+//! Triggers that queue up while a load runs (a SIGHUP storm, a deploy still writing) lead to
+//! one more load, not one each: the load that starts next reads everything written until then.
 //!
 //! Before each load the watches are set up again, so that the recursive watch follows the
 //! directory the rules path now points to.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tracing::{debug, error, info, warn};
 
 use crate::git;
 use crate::load;
 use crate::state::{Outcome, Rules};
 
-/// Why the reload thread wakes up.
+/// Why the reload task wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
     /// Something changed on disk: wait for it to settle, then reload.
     Changed,
     /// Reload now (SIGHUP).
     Now,
-    /// Stop the thread.
+    /// Stop the task.
     Stop,
 }
 
-/// The running reloader. Dropping it stops the watching and the thread.
+/// The running reloader. Dropping it stops the watching and the task.
 #[derive(Debug)]
 pub struct Reloader {
-    trigger: Sender<Trigger>,
+    trigger: UnboundedSender<Trigger>,
 }
 
 impl Reloader {
-    /// Starts watching `rules.dir()` and reloading into `rules`. When the watch cannot be set
-    /// up (no inotify, too many watches), reloading still works on [`Reloader::trigger`].
+    /// Starts watching `rules.dir()` and reloading into `rules`, on the current tokio runtime.
+    /// When the watch cannot be set up (no inotify, too many watches), reloading still works on
+    /// [`Reloader::trigger`].
     pub fn start(rules: Arc<Rules>, settle: Duration) -> Reloader {
-        let (tx, rx) = mpsc::channel();
-        let dir = rules.dir().to_owned();
-        let watches = Watches::new(&dir, tx.clone());
-        let thread_tx = tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("replyd-reload".into())
-            .spawn(move || run(&rules, rx, watches, settle, &thread_tx));
-        if let Err(e) = spawned {
-            error!("cannot start the reload thread: {e}; the rules will not be reloaded");
-        }
+        Reloader::spawn(rules, settle, true)
+    }
+
+    /// The reload task, with or without the file-system watch (tests send the triggers).
+    fn spawn(rules: Arc<Rules>, settle: Duration, watch: bool) -> Reloader {
+        let (tx, rx) = unbounded_channel();
+        let watches = watch
+            .then(|| Watches::new(rules.dir(), tx.clone()))
+            .flatten();
+        tokio::spawn(run(rules, rx, watches, settle));
         Reloader { trigger: tx }
     }
 
     /// Asks for a reload now, without waiting for the settle time.
     pub fn trigger(&self) {
         let _ = self.trigger.send(Trigger::Now);
+    }
+
+    /// Says the files changed, as a file-system event does: a reload follows once it settles.
+    pub fn changed(&self) {
+        let _ = self.trigger.send(Trigger::Changed);
     }
 }
 
@@ -76,33 +87,68 @@ impl Drop for Reloader {
     }
 }
 
-fn run(
-    rules: &Rules,
-    rx: Receiver<Trigger>,
+async fn run(
+    rules: Arc<Rules>,
+    mut rx: UnboundedReceiver<Trigger>,
     mut watches: Option<Watches>,
     settle: Duration,
-    _keep_open: &Sender<Trigger>,
 ) {
     loop {
-        let reason = match rx.recv() {
-            Ok(Trigger::Changed) => match settle_down(&rx, settle) {
+        let reason = match rx.recv().await {
+            Some(Trigger::Changed) => match settle_down(&mut rx, settle).await {
                 Some(r) => r,
                 None => return,
             },
-            Ok(Trigger::Now) => "reload requested",
-            Ok(Trigger::Stop) | Err(_) => return,
+            Some(Trigger::Now) => "reload requested",
+            Some(Trigger::Stop) | None => return,
         };
-        guarded(rules, || {
-            if let Some(w) = &mut watches {
-                w.refresh();
-            }
-            reload(rules, reason);
-        });
+        if drain(&mut rx) {
+            return;
+        }
+        if let Some(w) = &mut watches {
+            w.refresh();
+        }
+        let task_rules = rules.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            guarded(&task_rules, || reload(&task_rules, reason));
+        })
+        .await;
+        if let Err(e) = done {
+            // Only a cancelled runtime gets here (panics are caught in `guarded`).
+            warn!("the reload did not finish: {e}");
+            return;
+        }
+    }
+}
+
+/// Takes every trigger already queued: the load about to start covers them all. `true` when one
+/// of them says stop.
+fn drain(rx: &mut UnboundedReceiver<Trigger>) -> bool {
+    while let Ok(t) = rx.try_recv() {
+        if t == Trigger::Stop {
+            return true;
+        }
+    }
+    false
+}
+
+/// Waits until no change has arrived for `settle`. `None` when asked to stop.
+async fn settle_down(
+    rx: &mut UnboundedReceiver<Trigger>,
+    settle: Duration,
+) -> Option<&'static str> {
+    loop {
+        match tokio::time::timeout(settle, rx.recv()).await {
+            Ok(Some(Trigger::Changed)) => {}
+            Ok(Some(Trigger::Now)) => return Some("reload requested"),
+            Ok(Some(Trigger::Stop) | None) => return None,
+            Err(_) => return Some("rule files changed"),
+        }
     }
 }
 
 /// Runs one reload; a panic in it (a bug) is recorded as a failed reload, so `/healthz` says
-/// so, and the thread goes on to the next one instead of dying silently.
+/// so, and the task goes on to the next one instead of dying silently.
 fn guarded(rules: &Rules, reload: impl FnOnce()) {
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(reload)) {
         let what = panic
@@ -117,18 +163,6 @@ fn guarded(rules: &Rules, reload: impl FnOnce()) {
         rules.reject(Outcome::Crashed {
             error: format!("the reload crashed: {what}"),
         });
-    }
-}
-
-/// Waits until no change has arrived for `settle`. `None` when asked to stop.
-fn settle_down(rx: &Receiver<Trigger>, settle: Duration) -> Option<&'static str> {
-    loop {
-        match rx.recv_timeout(settle) {
-            Ok(Trigger::Changed) => {}
-            Ok(Trigger::Now) => return Some("reload requested"),
-            Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
-            Err(RecvTimeoutError::Timeout) => return Some("rule files changed"),
-        }
     }
 }
 
@@ -206,7 +240,7 @@ impl std::fmt::Debug for Watches {
 }
 
 impl Watches {
-    fn new(dir: &Path, tx: Sender<Trigger>) -> Option<Watches> {
+    fn new(dir: &Path, tx: UnboundedSender<Trigger>) -> Option<Watches> {
         let watched = dir.to_owned();
         let handler = move |res: notify::Result<Event>| match res {
             Ok(event) if relevant(&event, &watched, link_target(&watched).as_deref()) => {
@@ -410,17 +444,82 @@ mod tests {
         assert!(!relevant(&other, rules, Some(target)));
     }
 
+    fn rule_file(dir: &Path, reply: &str) {
+        std::fs::write(
+            dir.join("a.toml"),
+            format!("[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"{reply}\"\n"),
+        )
+        .unwrap();
+    }
+
+    fn rules_in(dir: &Path) -> Arc<Rules> {
+        rule_file(dir, "v1");
+        let set = load::load(dir).unwrap().ruleset.unwrap();
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        Arc::new(Rules::new(dir.to_owned(), set, None, metrics))
+    }
+
+    /// Lets the reload task run (the load itself is on a blocking thread, in real time) until
+    /// the served generation is `n`.
+    async fn until_generation(rules: &Rules, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while rules.load().generation < n {
+            assert!(Instant::now() < deadline, "generation {n} never came");
+            tokio::task::yield_now().await;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets the reload task run whatever it can without time passing.
+    async fn settle_tasks() {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_is_loaded_once_it_has_been_quiet_for_the_settle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules_in(dir.path());
+        let reloader = Reloader::spawn(rules.clone(), Duration::from_millis(500), false);
+        rule_file(dir.path(), "v2");
+        reloader.changed();
+        settle_tasks().await;
+        tokio::time::advance(Duration::from_millis(499)).await;
+        settle_tasks().await;
+        assert_eq!(rules.load().generation, 1, "not before the settle time");
+        // Another change restarts the quiet period.
+        reloader.changed();
+        settle_tasks().await;
+        tokio::time::advance(Duration::from_millis(499)).await;
+        settle_tasks().await;
+        assert_eq!(rules.load().generation, 1, "the quiet period starts again");
+        tokio::time::advance(Duration::from_millis(2)).await;
+        until_generation(&rules, 2).await;
+        // SIGHUP does not wait.
+        rule_file(dir.path(), "v3");
+        reloader.trigger();
+        until_generation(&rules, 3).await;
+    }
+
+    #[test]
+    fn triggers_queued_before_a_load_are_covered_by_it() {
+        let (tx, mut rx) = unbounded_channel();
+        for _ in 0..200 {
+            tx.send(Trigger::Now).unwrap();
+            tx.send(Trigger::Changed).unwrap();
+        }
+        assert!(!drain(&mut rx));
+        assert!(rx.try_recv().is_err(), "one load covers all 400");
+        tx.send(Trigger::Now).unwrap();
+        tx.send(Trigger::Stop).unwrap();
+        assert!(drain(&mut rx), "a stop among them is kept");
+    }
+
     #[test]
     fn a_panicking_reload_is_a_failed_reload_and_the_next_one_still_runs() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("a.toml"),
-            "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"y\"\n",
-        )
-        .unwrap();
-        let set = load::load(dir.path()).unwrap().ruleset.unwrap();
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
-        let rules = Rules::new(dir.path().to_owned(), set, None, metrics);
+        let rules = rules_in(dir.path());
         guarded(&rules, || panic!("a bug in the loader"));
         let status = rules.status();
         assert!(status.is_failing(), "healthz must not say ok");

@@ -33,6 +33,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     if let Some(file) = &config.file {
         info!(config = %file.display(), "configuration read");
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // SIGHUP is listened for before the first load, so that one sent while the rules load
+    // (a deploy that signals too early) is a reload once they are served, not the end of the
+    // daemon (SIGHUP's default action).
+    let hangups = {
+        let _in_runtime = runtime.enter();
+        Hangups::listen()
+    };
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
     let loaded = load::load(&dir).context("cannot load the rules")?;
@@ -86,13 +97,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         );
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let reloader = Arc::new(Reloader::start(rules, config.reload_settle));
-        spawn_sighup(reloader.clone());
+        hangups.reload_with(reloader.clone());
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -125,25 +132,41 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// SIGHUP reloads the rules now.
-fn spawn_sighup(reloader: Arc<Reloader>) {
+/// SIGHUP, listened for from start-up on.
+struct Hangups {
     #[cfg(unix)]
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                error!("cannot listen for SIGHUP: {e}");
-                return;
-            }
-        };
-        while hup.recv().await.is_some() {
-            info!("SIGHUP received, reloading the rules");
-            reloader.trigger();
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts listening (within a runtime); from now on SIGHUP no longer ends the process.
+    fn listen() -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .inspect_err(|e| error!("cannot listen for SIGHUP: {e}"))
+                .ok();
+            Hangups { signal }
         }
-    });
-    #[cfg(not(unix))]
-    drop(reloader);
+        #[cfg(not(unix))]
+        Hangups {}
+    }
+
+    /// Each SIGHUP (including one received before this call) reloads the rules now.
+    fn reload_with(self, reloader: Arc<Reloader>) {
+        #[cfg(unix)]
+        if let Some(mut hup) = self.signal {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    info!("SIGHUP received, reloading the rules");
+                    reloader.trigger();
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        drop(reloader);
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

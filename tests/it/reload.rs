@@ -174,12 +174,7 @@ fn sighup_reloads_at_once() {
     p.rule_file("a.toml", &rule("ping", "v1"));
     let d = p.start();
     fs::write(p.dir.path().join("rules/a.toml"), rule("ping", "v2")).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        answer(&d, "ping"),
-        "v1",
-        "nothing reloads before the settle time"
-    );
+    // (That nothing reloads before the settle time is reload.rs's unit test, on paused time.)
     let status = std::process::Command::new("kill")
         .args(["-HUP", &d.pid().to_string()])
         .status()
