@@ -15,6 +15,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,6 +84,9 @@ pub struct Dedup {
     window: Duration,
     capacity: usize,
     clock: Clock,
+    /// Keyed (at random, per process) hashing of a message's content: a client cannot make two
+    /// contents share a digest without the key.
+    digest: RandomState,
     inner: Mutex<Inner>,
 }
 
@@ -104,18 +108,28 @@ impl Dedup {
             window,
             capacity: capacity.max(1),
             clock,
+            digest: RandomState::new(),
             inner: Mutex::new(Inner::default()),
         }
     }
 
     /// The answer to `message`: computed by `answer` on the first delivery, the same one on
-    /// every retry within the window.
+    /// every retry within the window. A retry is the same message identity *and* the same
+    /// content (`xml`, the message as parsed: decrypted in safe mode) arriving the same way
+    /// (`encrypted` or not): a "retry" whose content differs is a new message, so nobody can
+    /// decide a follower's answer by sending their MsgId first.
     pub async fn answer(
         &self,
         message: &Message,
+        xml: &[u8],
+        encrypted: bool,
         answer: impl FnOnce() -> Answered,
     ) -> (Answered, Delivery) {
-        let cell = self.cell(identity(message), self.clock.monotonic());
+        let mut key = identity(message);
+        key.push_str(if encrypted { "s" } else { "p" });
+        let digest = self.digest.hash_one(xml);
+        key.push_str(itoa::Buffer::new().format(digest));
+        let cell = self.cell(key, self.clock.monotonic());
         let mut delivery = Delivery::Retry;
         let answered = cell
             .get_or_init(|| {
@@ -236,6 +250,41 @@ mod tests {
         }
     }
 
+    /// Asks the cache about `m`, its content standing in as its debug form.
+    async fn ask(
+        d: &Dedup,
+        m: &Message,
+        answer: impl FnOnce() -> Answered,
+    ) -> (Answered, Delivery) {
+        d.answer(m, format!("{m:?}").as_bytes(), false, answer)
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_retry_must_match_the_content_and_the_way_it_came() {
+        let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
+        let m = text("victim", "7");
+        let first = d
+            .answer(&m, b"<xml>attacker's text</xml>", false, || answered("A"))
+            .await;
+        assert_eq!(first.1, Delivery::First);
+        // The victim's real message: the same follower and MsgId, other content.
+        let (a, delivery) = d
+            .answer(&m, b"<xml>real text</xml>", false, || answered("R"))
+            .await;
+        assert_eq!((a.passive.body(), delivery), (&b"R"[..], Delivery::First));
+        // The same content, but encrypted this time: not a retry of the plaintext one.
+        let (a, delivery) = d
+            .answer(&m, b"<xml>real text</xml>", true, || answered("S"))
+            .await;
+        assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::First));
+        // A real retry.
+        let (a, delivery) = d
+            .answer(&m, b"<xml>real text</xml>", true, || answered("?"))
+            .await;
+        assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::Retry));
+    }
+
     fn answered(body: &str) -> Answered {
         Answered {
             passive: Passive::Reply {
@@ -250,12 +299,12 @@ mod tests {
     #[tokio::test]
     async fn a_retry_gets_the_first_answer() {
         let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
-        let (a, first) = d.answer(&text("u1", "1"), || answered("first")).await;
+        let (a, first) = ask(&d, &text("u1", "1"), || answered("first")).await;
         assert_eq!((a.passive.body(), first), (&b"first"[..], Delivery::First));
-        let (a, again) = d.answer(&text("u1", "1"), || answered("second")).await;
+        let (a, again) = ask(&d, &text("u1", "1"), || answered("second")).await;
         assert_eq!((a.passive.body(), again), (&b"first"[..], Delivery::Retry));
         // The same MsgId from another follower is another message.
-        let (a, other) = d.answer(&text("u2", "1"), || answered("other")).await;
+        let (a, other) = ask(&d, &text("u2", "1"), || answered("other")).await;
         assert_eq!((a.passive.body(), other), (&b"other"[..], Delivery::First));
     }
 
@@ -263,19 +312,19 @@ mod tests {
     async fn events_are_identified_by_follower_time_name_and_key() {
         let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         assert_eq!(
-            d.answer(&event("u", 5, "A"), || answered("1")).await.1,
+            ask(&d, &event("u", 5, "A"), || answered("1")).await.1,
             Delivery::First
         );
         assert_eq!(
-            d.answer(&event("u", 5, "A"), || answered("2")).await.1,
+            ask(&d, &event("u", 5, "A"), || answered("2")).await.1,
             Delivery::Retry
         );
         assert_eq!(
-            d.answer(&event("u", 6, "A"), || answered("3")).await.1,
+            ask(&d, &event("u", 6, "A"), || answered("3")).await.1,
             Delivery::First
         );
         assert_eq!(
-            d.answer(&event("u", 5, "B"), || answered("4")).await.1,
+            ask(&d, &event("u", 5, "B"), || answered("4")).await.1,
             Delivery::First
         );
     }
@@ -284,16 +333,16 @@ mod tests {
     async fn the_window_and_the_capacity_bound_what_is_remembered() {
         let d = Dedup::new(Duration::from_secs(60), 3, Clock::system());
         for i in 0..10 {
-            d.answer(&text("u", &i.to_string()), || answered("x")).await;
+            ask(&d, &text("u", &i.to_string()), || answered("x")).await;
         }
         assert!(d.len() <= 3, "{}", d.len());
         // The newest are kept, the oldest forgotten.
         assert_eq!(
-            d.answer(&text("u", "9"), || answered("y")).await.1,
+            ask(&d, &text("u", "9"), || answered("y")).await.1,
             Delivery::Retry
         );
         assert_eq!(
-            d.answer(&text("u", "0"), || answered("y")).await.1,
+            ask(&d, &text("u", "0"), || answered("y")).await.1,
             Delivery::First
         );
 
@@ -301,15 +350,15 @@ mod tests {
         // after it is a new message.
         let (clock, hand) = Clock::manual(1_700_000_000);
         let d = Dedup::new(Duration::from_secs(60), 100, clock);
-        d.answer(&text("u", "1"), || answered("x")).await;
+        ask(&d, &text("u", "1"), || answered("x")).await;
         hand.advance(Duration::from_secs(60));
         assert_eq!(
-            d.answer(&text("u", "1"), || answered("y")).await.1,
+            ask(&d, &text("u", "1"), || answered("y")).await.1,
             Delivery::Retry
         );
         hand.advance(Duration::from_millis(1));
         assert_eq!(
-            d.answer(&text("u", "1"), || answered("y")).await.1,
+            ask(&d, &text("u", "1"), || answered("y")).await.1,
             Delivery::First
         );
     }
@@ -324,9 +373,9 @@ mod tests {
             },
             ..text("u", "1")
         };
-        let (a, _) = d.answer(&without_id("a"), || answered("A")).await;
-        let (b, _) = d.answer(&without_id("b"), || answered("B")).await;
-        let (again, delivery) = d.answer(&without_id("a"), || answered("?")).await;
+        let (a, _) = ask(&d, &without_id("a"), || answered("A")).await;
+        let (b, _) = ask(&d, &without_id("b"), || answered("B")).await;
+        let (again, delivery) = ask(&d, &without_id("a"), || answered("?")).await;
         assert_eq!((a.passive.body(), b.passive.body()), (&b"A"[..], &b"B"[..]));
         assert_eq!(
             (again.passive.body(), delivery),
@@ -352,7 +401,7 @@ mod tests {
             .map(|i| {
                 let (d, computed) = (d.clone(), computed.clone());
                 tokio::spawn(async move {
-                    d.answer(&text("u", "42"), || {
+                    ask(&d, &text("u", "42"), || {
                         computed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(50));
                         answered(&format!("answer {i}"))

@@ -46,7 +46,12 @@ pub enum KeyError {
 }
 
 /// Why an `Encrypt` element cannot be decrypted. Every one is a 400 for the HTTP client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The checks on the decrypted plaintext (padding, length, AppID, UTF-8) carry nothing of the
+/// plaintext, and the server answers them all alike ([`DecryptError::reveals_plaintext`]):
+/// an answer that told them apart, or quoted a decrypted byte, would let whoever can sign a
+/// request decrypt a captured message without the key (a padding oracle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecryptError {
     /// Not base64.
     #[error("Encrypt is not base64")]
@@ -55,32 +60,50 @@ pub enum DecryptError {
     #[error("the ciphertext is {0} bytes, not a whole number of 16-byte blocks of at least 32")]
     Blocks(usize),
     /// The pad byte is outside 1..=32, or the pad bytes differ (usually: the wrong key).
-    #[error("bad padding (usually the wrong EncodingAESKey)")]
+    #[error("the decrypted padding is not valid")]
     Padding,
     /// The length field runs past the end of the plaintext (usually: the wrong key).
-    #[error(
-        "the message length {0} runs past the end of the plaintext (usually the wrong EncodingAESKey)"
-    )]
-    Length(u32),
+    #[error("the decrypted length field runs past the end")]
+    Length,
+    /// The AppID inside the message is not ours.
+    #[error("the decrypted AppID is not this account's")]
+    AppId,
     /// The message is not UTF-8.
     #[error("the decrypted message is not UTF-8")]
     NotUtf8,
-    /// The AppID inside the message is not ours.
-    #[error("the message is for AppID {0:?}, not this account's")]
-    AppId(String),
 }
 
 impl DecryptError {
-    /// A short, stable name for metrics (`replyd_bad_requests_total{reason=…}`).
+    /// A short, stable name for metrics (`replyd_bad_requests_total{reason=…}`). The checks on
+    /// the plaintext share one, since `/metrics` may be public.
     pub fn reason(&self) -> &'static str {
         match self {
             DecryptError::Base64 => "decrypt_base64",
             DecryptError::Blocks(_) => "decrypt_blocks",
-            DecryptError::Padding => "decrypt_padding",
-            DecryptError::Length(_) => "decrypt_length",
-            DecryptError::NotUtf8 => "decrypt_not_utf8",
-            DecryptError::AppId(_) => "wrong_app_id",
+            DecryptError::Padding
+            | DecryptError::Length
+            | DecryptError::AppId
+            | DecryptError::NotUtf8 => "decrypt_failed",
         }
+    }
+
+    /// Which check failed, for the operator's log: `padding`, `length`, `app_id`, `utf8`
+    /// (`base64` and `blocks` are about the ciphertext, which the client sent).
+    pub fn check(&self) -> &'static str {
+        match self {
+            DecryptError::Base64 => "base64",
+            DecryptError::Blocks(_) => "blocks",
+            DecryptError::Padding => "padding",
+            DecryptError::Length => "length",
+            DecryptError::AppId => "app_id",
+            DecryptError::NotUtf8 => "utf8",
+        }
+    }
+
+    /// Whether the error is about the decrypted plaintext (and must not be told apart from the
+    /// others of its kind in an answer).
+    pub fn reveals_plaintext(&self) -> bool {
+        !matches!(self, DecryptError::Base64 | DecryptError::Blocks(_))
     }
 }
 
@@ -156,13 +179,11 @@ impl Cipher {
         let len = u32::from_be_bytes(len_bytes);
         let rest = &framed[4..];
         let Some(message) = usize::try_from(len).ok().and_then(|n| rest.get(..n)) else {
-            return Err(DecryptError::Length(len));
+            return Err(DecryptError::Length);
         };
         let app_id = &rest[message.len()..];
         if app_id != self.app_id.as_bytes() {
-            return Err(DecryptError::AppId(
-                String::from_utf8_lossy(app_id).chars().take(40).collect(),
-            ));
+            return Err(DecryptError::AppId);
         }
         String::from_utf8(message.to_vec()).map_err(|_| DecryptError::NotUtf8)
     }
@@ -402,14 +423,12 @@ mod tests {
             c.decrypt(&STANDARD.encode([0u8; 48 + 5])),
             Err(DecryptError::Blocks(53))
         );
-        assert!(
-            matches!(other_app.decrypt(V1_ENCRYPT), Err(DecryptError::AppId(a)) if a == "wx2c2769f8efd9abc2")
-        );
+        assert_eq!(other_app.decrypt(V1_ENCRYPT), Err(DecryptError::AppId));
         assert!(matches!(
             wrong_key.decrypt(V1_ENCRYPT),
             Err(DecryptError::Padding
-                | DecryptError::Length(_)
-                | DecryptError::AppId(_)
+                | DecryptError::Length
+                | DecryptError::AppId
                 | DecryptError::NotUtf8)
         ));
         // Every ciphertext of whole blocks, random or crafted, gives an answer, not a panic.
@@ -430,10 +449,29 @@ mod tests {
             .encrypt_padded::<NoPadding>(&mut frame, n)
             .unwrap()
             .to_vec();
-        assert_eq!(
-            c.decrypt(&STANDARD.encode(raw)),
-            Err(DecryptError::Length(1000))
-        );
+        assert_eq!(c.decrypt(&STANDARD.encode(raw)), Err(DecryptError::Length));
+    }
+
+    /// Nothing of the plaintext is in an error, and the checks on it share one metric reason.
+    #[test]
+    fn errors_about_the_plaintext_carry_none_of_it() {
+        let plaintext_checks = [
+            DecryptError::Padding,
+            DecryptError::Length,
+            DecryptError::AppId,
+            DecryptError::NotUtf8,
+        ];
+        for e in plaintext_checks {
+            assert!(e.reveals_plaintext());
+            assert_eq!(e.reason(), "decrypt_failed");
+        }
+        let c = Cipher::new(V1_KEY, "wx2c2769f8efd9abc2").unwrap();
+        let other_app = Cipher::new(V1_KEY, "wxSECRET_APPID_1234").unwrap();
+        let e = c
+            .decrypt(&other_app.encrypt("<xml>SECRET</xml>"))
+            .unwrap_err();
+        assert_eq!(e, DecryptError::AppId);
+        assert!(!e.to_string().contains("SECRET"), "{e}");
     }
 
     #[test]

@@ -92,10 +92,16 @@ where
             reason: "body_timeout",
             message: format!("the body did not arrive within {:?}", state.body_timeout),
         })??;
-    let (message, sealed_with) = open(state, &query, &body)?;
+    let Opened {
+        message,
+        cipher: sealed_with,
+        xml,
+    } = open(state, &query, &body)?;
     let (answered, delivery) = state
         .dedup
-        .answer(&message, || answer(state, &message))
+        .answer(&message, &xml, sealed_with.is_some(), || {
+            answer(state, &message)
+        })
         .await;
     count(state, &message, &answered, delivery);
     let response = match (&answered.passive, sealed_with) {
@@ -125,13 +131,26 @@ where
     Ok(response)
 }
 
+/// The one answer to an encrypted message whose plaintext fails any check (padding, length,
+/// AppID, UTF-8, or the XML inside): told apart, they would be a padding oracle.
+const UNDECRYPTABLE: &str = "the encrypted message does not decrypt to a WeChat message";
+
+/// A message read out of a request body.
+struct Opened<'s, 'b> {
+    message: Message,
+    /// The cipher the reply must be encrypted with, in safe mode.
+    cipher: Option<&'s Cipher>,
+    /// The message's XML as it was parsed (decrypted in safe mode): what identifies a retry.
+    xml: Cow<'b, [u8]>,
+}
+
 /// Reads the message out of the body: decrypted and checked in safe and compatible mode, as is
-/// in plaintext mode. Returns the cipher the reply must be encrypted with, if any.
-fn open<'s>(
+/// in plaintext mode.
+fn open<'s, 'b>(
     state: &'s State,
     query: &Query<'_>,
-    body: &[u8],
-) -> Result<(Message, Option<&'s Cipher>), Refusal> {
+    body: &'b [u8],
+) -> Result<Opened<'s, 'b>, Refusal> {
     let encrypted = query.encrypt_type.as_deref() == Some("aes");
     let parse = |xml: &[u8]| {
         protocol::message::parse(xml).map_err(|e| {
@@ -160,21 +179,40 @@ fn open<'s>(
                 return Err(Refusal::Signature("msg_signature"));
             }
             let (xml, cipher) = keys.decrypt(&encrypt).map_err(|e| {
-                warn!(reason = %e, "cannot decrypt the message");
-                Refusal::bad(e.reason(), e.to_string())
+                // Which check failed, never what the plaintext held.
+                warn!(check = e.check(), "cannot decrypt the message");
+                if e.reveals_plaintext() {
+                    Refusal::bad(e.reason(), UNDECRYPTABLE)
+                } else {
+                    Refusal::bad(e.reason(), e.to_string())
+                }
             })?;
             if !std::ptr::eq(cipher, &keys.current) {
                 info!(
                     "message decrypted with previous_encoding_aes_key: the console still uses the old key"
                 );
             }
-            Ok((parse(xml.as_bytes())?, Some(cipher)))
+            let message = protocol::message::parse(xml.as_bytes()).map_err(|e| {
+                warn!(check = e.reason(), "the decrypted message is not a WeChat message");
+                Refusal::bad("decrypt_failed", UNDECRYPTABLE)
+            })?;
+            Ok(Opened {
+                message,
+                cipher: Some(cipher),
+                xml: Cow::Owned(xml.into_bytes()),
+            })
         }
-        (None, true) => parse(body).map(|m| (m, None)).inspect_err(|_| {
-            warn!(
-                "the message is encrypted, but no encoding_aes_key is configured: set it and app_id (or switch the console to plaintext mode)"
-            );
-        }),
+        (None, true) => parse(body)
+            .map(|message| Opened {
+                message,
+                cipher: None,
+                xml: Cow::Borrowed(body),
+            })
+            .inspect_err(|_| {
+                warn!(
+                    "the message is encrypted, but no encoding_aes_key is configured: set it and app_id (or switch the console to plaintext mode)"
+                );
+            }),
         (_, false) if state.require_encryption => {
             warn!("a plaintext message was refused: require_encryption is on");
             Err(Refusal::Other {
@@ -183,7 +221,11 @@ fn open<'s>(
                 message: "plaintext messages are refused; use safe mode".to_owned(),
             })
         }
-        (_, false) => parse(body).map(|m| (m, None)),
+        (_, false) => parse(body).map(|message| Opened {
+            message,
+            cipher: None,
+            xml: Cow::Borrowed(body),
+        }),
     }
 }
 

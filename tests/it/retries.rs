@@ -139,3 +139,32 @@ fn a_safe_mode_retry_gets_the_same_reply_encrypted_afresh() {
         "around the same plaintext"
     );
 }
+
+#[test]
+fn an_earlier_message_with_the_victims_msg_id_does_not_decide_their_answer() {
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+    const APP_ID: &str = "wx2c2769f8efd9abc2";
+    let p = Project::new(&format!(
+        "app_id = \"{APP_ID}\"\nencoding_aes_key = \"{KEY}\""
+    ));
+    p.rule_file(
+        "a.toml",
+        "[[rule]]\nid = \"ping\"\nmatch.exact = \"ping\"\nreply.text = \"pong\"\n\
+         [[rule]]\nid = \"evil\"\nmatch.exact = \"evil\"\nreply.text = \"phish here\"\n",
+    );
+    let d = p.serve();
+    let id = unique();
+    // The attacker posts in plaintext (unsigned bodies), as the victim, with the next MsgId.
+    let forged = d.post(&text_message_with_id("evil", id)).body;
+    assert_eq!(fields(&forged)["xml/Content"], "phish here");
+    // The victim's real message, encrypted as WeChat sends it, gets its own answer...
+    let cipher = Cipher::new(KEY, APP_ID).unwrap();
+    let encrypt = cipher.encrypt_with(&text_message_with_id("ping", id), b"0123456789abcdef");
+    let (query, body) = safe_mode_request(TOKEN, &encrypt);
+    let real = d.post_with(&query, &body).body;
+    let plain = cipher.decrypt(&fields(&real)["xml/Encrypt"]).unwrap();
+    assert_eq!(fields(&plain)["xml/Content"], "pong");
+    // ...and so does a plaintext one with the same MsgId but other content.
+    let other = d.post(&text_message_with_id("ping", id)).body;
+    assert_eq!(fields(&other)["xml/Content"], "pong");
+}
