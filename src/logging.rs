@@ -53,6 +53,12 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
             builder.with_ansi(colour).event_format(TextLine).init();
         }
     }
+    // A panic (a bug) is a log line like any other, in the chosen format, not text written
+    // past the logger.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        tracing::error!(thread = thread.name().unwrap_or("?"), "panic: {info}");
+    }));
     guard
 }
 

@@ -223,6 +223,7 @@ pub async fn serve(
             tokio::spawn(accept_loop(
                 listener,
                 service,
+                state.metrics.clone(),
                 limits,
                 stopped.clone(),
                 graceful.clone(),
@@ -246,12 +247,20 @@ pub async fn serve(
     }
 }
 
+/// Whether a request target is origin-form (`/path?query`), the only form a server that is
+/// not a proxy serves: not authority-form (`CONNECT a:1`, `GET a:443`), absolute-form
+/// (`GET http://a/`) or asterisk-form (`OPTIONS *`).
+fn is_origin_form(uri: &hyper::Uri) -> bool {
+    uri.scheme().is_none() && uri.authority().is_none() && uri.path().starts_with('/')
+}
+
 /// Accepts connections until told to stop, at most `limits.max_connections` at a time (the
 /// mini-redis pattern: a permit is taken before accepting, and given back when the connection
 /// ends), and serves each as HTTP/1.1 with a timeout on reading request heads.
 async fn accept_loop<S>(
     listener: TcpListener,
     service: S,
+    metrics: Arc<Metrics>,
     limits: Limits,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     graceful: Arc<hyper_util::server::graceful::GracefulShutdown>,
@@ -302,9 +311,34 @@ async fn accept_loop<S>(
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(limits.header_timeout);
+        let service = service.clone();
+        let metrics = metrics.clone();
         let connection = http.serve_connection(
             hyper_util::rt::TokioIo::new(stream),
-            hyper_util::service::TowerToHyperService::new(service.clone()),
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                // Before routing: warp panics on a target that is not a path.
+                let refused = (!is_origin_form(request.uri())).then(|| {
+                    let mut r = Refusal::bad(
+                        "request_target",
+                        "the request target must be a path (/wechat?…)",
+                    )
+                    .respond(&metrics);
+                    // Nothing else on this connection is worth reading.
+                    r.headers_mut().insert(
+                        warp::http::header::CONNECTION,
+                        warp::http::HeaderValue::from_static("close"),
+                    );
+                    r
+                });
+                let mut service = service.clone();
+                async move {
+                    match refused {
+                        Some(response) => Ok(response),
+                        // warp's service is always ready: no poll_ready needed.
+                        None => tower_service::Service::call(&mut service, request).await,
+                    }
+                }
+            }),
         );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -345,3 +345,19 @@ fn max_clock_skew_refuses_replayed_requests() {
     );
     assert_eq!(r.status, 403);
 }
+
+#[test]
+fn request_targets_that_are_not_a_path_get_400_not_a_panic() {
+    let (_p, d) = daemon("");
+    for head in [
+        "CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n",
+        "GET a:443 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET http://a/wechat HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ] {
+        let (status, text) = raw(d.addr, head.as_bytes());
+        assert_eq!(status, 400, "{head:?} got {text:?}");
+        assert!(text.contains("the request target must be a path"), "{text}");
+    }
+    still_answers(&d);
+}
