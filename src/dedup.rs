@@ -15,7 +15,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher as _, RandomState};
+use std::hash::{BuildHasher as _, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,21 +83,32 @@ pub enum Delivery {
 pub struct Dedup {
     window: Duration,
     capacity: usize,
+    max_bytes: usize,
     clock: Clock,
-    /// Keyed (at random, per process) hashing of a message's content: a client cannot make two
-    /// contents share a digest without the key.
-    digest: RandomState,
+    /// Two independently keyed (at random, per process) hashers: a message's key is their
+    /// 128-bit digest of its identity and content, so a key costs 16 bytes whatever a client
+    /// sends, and a client cannot make two messages share one without the keys.
+    digest: [RandomState; 2],
     inner: Mutex<Inner>,
 }
 
 type Cell = Arc<OnceCell<Answered>>;
 
+/// A message's key in the cache: a digest of its identity and content.
+type Key = u128;
+
+/// The most bytes of answers the cache holds (besides its `capacity` in entries): a reply can
+/// echo a client's text through a template, so entries are not all small.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// Key → (when it was inserted, on the clock's monotonic scale; the answer).
-    map: HashMap<Arc<str>, (Duration, Cell)>,
-    /// Insertion order, for expiry and the capacity cap.
-    order: VecDeque<(Duration, Arc<str>)>,
+    /// Key → (when it was inserted, on the clock's monotonic scale; the answer; its bytes).
+    map: HashMap<Key, (Duration, Cell, usize)>,
+    /// Insertion order, for expiry and the caps.
+    order: VecDeque<(Duration, Key)>,
+    /// Bytes of the answers held.
+    bytes: usize,
 }
 
 impl Dedup {
@@ -107,10 +118,17 @@ impl Dedup {
         Dedup {
             window,
             capacity: capacity.max(1),
+            max_bytes: MAX_ANSWER_BYTES,
             clock,
-            digest: RandomState::new(),
+            digest: [RandomState::new(), RandomState::new()],
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// The same cache holding at most `bytes` of answers instead of [`MAX_ANSWER_BYTES`].
+    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Dedup {
+        self.max_bytes = bytes;
+        self
     }
 
     /// The answer to `message`: computed by `answer` on the first delivery, the same one on
@@ -125,11 +143,9 @@ impl Dedup {
         encrypted: bool,
         answer: impl FnOnce() -> Answered,
     ) -> (Answered, Delivery) {
-        let mut key = identity(message);
-        key.push_str(if encrypted { "s" } else { "p" });
-        let digest = self.digest.hash_one(xml);
-        key.push_str(itoa::Buffer::new().format(digest));
-        let cell = self.cell(key, self.clock.monotonic());
+        let key = self.key(message, xml, encrypted);
+        let now = self.clock.monotonic();
+        let cell = self.cell(key, now);
         let mut delivery = Delivery::Retry;
         let answered = cell
             .get_or_init(|| {
@@ -138,7 +154,36 @@ impl Dedup {
             })
             .await
             .clone();
+        if delivery == Delivery::First {
+            self.account(key, now, answered.passive.body().len());
+        }
         (answered, delivery)
+    }
+
+    /// The 128-bit keyed digest of a message's identity, its content and how it came.
+    fn key(&self, message: &Message, xml: &[u8], encrypted: bool) -> Key {
+        let digest = |state: &RandomState| {
+            let mut h = state.build_hasher();
+            identity(message, &mut h);
+            h.write_u8(u8::from(encrypted));
+            h.write(xml);
+            h.finish()
+        };
+        (u128::from(digest(&self.digest[0])) << 64) | u128::from(digest(&self.digest[1]))
+    }
+
+    /// Records the size of a first delivery's answer, and forgets the oldest answers while the
+    /// cache holds more than its byte cap.
+    fn account(&self, key: Key, inserted: Duration, bytes: usize) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if let Some(entry) = inner.map.get_mut(&key)
+            && entry.0 == inserted
+        {
+            entry.2 = bytes;
+            inner.bytes += bytes;
+        }
+        while inner.bytes > self.max_bytes && inner.pop_oldest() {}
     }
 
     /// How many messages are remembered.
@@ -159,8 +204,7 @@ impl Dedup {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn cell(&self, key: String, now: Duration) -> Cell {
-        let key: Arc<str> = key.into();
+    fn cell(&self, key: Key, now: Duration) -> Cell {
         let mut guard = self.lock();
         let inner = &mut *guard;
         // Forget what is past the window, and the oldest beyond the capacity.
@@ -169,32 +213,40 @@ impl Dedup {
             if !expired && inner.map.len() < self.capacity {
                 break;
             }
-            if let Some((at, old)) = inner.order.pop_front()
-                && let Entry::Occupied(entry) = inner.map.entry(old)
-                && entry.get().0 == at
-            {
-                entry.remove();
-            }
+            inner.pop_oldest();
         }
         match inner.map.entry(key) {
             Entry::Occupied(entry) => entry.get().1.clone(),
             Entry::Vacant(entry) => {
-                inner.order.push_back((now, entry.key().clone()));
-                entry.insert((now, Cell::default())).1.clone()
+                inner.order.push_back((now, key));
+                entry.insert((now, Cell::default(), 0)).1.clone()
             }
         }
     }
 }
 
-/// What identifies a delivery of a message, the same for every retry of it. Each part is
-/// prefixed with its length, so that no choice of field values can make two different
-/// messages share a key.
-fn identity(m: &Message) -> String {
-    let mut key = String::with_capacity(m.to_user.len() + m.from_user.len() + 64);
+impl Inner {
+    /// Forgets the oldest entry; `false` when there is none.
+    fn pop_oldest(&mut self) -> bool {
+        let Some((at, old)) = self.order.pop_front() else {
+            return false;
+        };
+        if let Entry::Occupied(entry) = self.map.entry(old)
+            && entry.get().0 == at
+        {
+            self.bytes -= entry.remove().2;
+        }
+        true
+    }
+}
+
+/// Writes what identifies a delivery of a message, the same for every retry of it, into a
+/// hasher. Each part is prefixed with its length, so that no choice of field values can make
+/// two different messages write the same bytes.
+fn identity(m: &Message, h: &mut impl Hasher) {
     let mut push = |part: &str| {
-        key.push_str(itoa::Buffer::new().format(part.len()));
-        key.push(':');
-        key.push_str(part);
+        h.write_usize(part.len());
+        h.write(part.as_bytes());
     };
     push(&m.to_user);
     push(&m.from_user);
@@ -220,7 +272,6 @@ fn identity(m: &Message) -> String {
             }
         }
     }
-    key
 }
 
 #[cfg(test)]
@@ -258,6 +309,26 @@ mod tests {
     ) -> (Answered, Delivery) {
         d.answer(m, format!("{m:?}").as_bytes(), false, answer)
             .await
+    }
+
+    #[tokio::test]
+    async fn the_answers_held_are_capped_in_bytes_too() {
+        let d = Dedup::new(Duration::from_secs(60), 1_000, Clock::system())
+            .with_max_answer_bytes(10_000);
+        let big = "x".repeat(4_000);
+        for i in 0..10 {
+            ask(&d, &text("u", &i.to_string()), || answered(&big)).await;
+        }
+        // 10 answers of 4,000 bytes: only the last two fit in 10,000.
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            ask(&d, &text("u", "9"), || answered("?")).await.1,
+            Delivery::Retry
+        );
+        assert_eq!(
+            ask(&d, &text("u", "0"), || answered("?")).await.1,
+            Delivery::First
+        );
     }
 
     #[tokio::test]
@@ -390,7 +461,23 @@ mod tests {
         let mut b = text("u1", "1");
         b.from_user = "u1".into();
         b.msg_id = Some("m1:1".into());
-        assert_ne!(identity(&a), identity(&b));
+        /// Keeps what is written, to compare the identities themselves.
+        #[derive(Default)]
+        struct Written(Vec<u8>);
+        impl Hasher for Written {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+            fn finish(&self) -> u64 {
+                0
+            }
+        }
+        let written = |m: &Message| {
+            let mut w = Written::default();
+            identity(m, &mut w);
+            w.0
+        };
+        assert_ne!(written(&a), written(&b));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -34,6 +34,17 @@ pub enum ParseError {
     /// A field every message carries is missing or empty.
     #[error("the message has no <{0}>")]
     Missing(&'static str),
+    /// An identifier field is longer than any WeChat sends (OpenIDs are 28 characters,
+    /// account ids about 15, MsgIds 20 digits).
+    #[error("<{field}> is {len} bytes; WeChat's are at most {max}")]
+    TooLong {
+        /// The element's name.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A numeric field does not hold a number.
     #[error("<{field}> is not a number: {value:?}")]
     NotANumber {
@@ -54,6 +65,7 @@ impl ParseError {
             ParseError::NoRoot => "no_root",
             ParseError::WrongRoot(_) => "wrong_root",
             ParseError::Missing(_) => "missing_field",
+            ParseError::TooLong { .. } => "too_long",
             ParseError::NotANumber { .. } => "not_a_number",
         }
     }
@@ -344,7 +356,8 @@ struct Wire {
 pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
     check_prologue(text)?;
-    let wire: Wire = quick_xml::de::from_str(text).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let wire: Wire = quick_xml::de::from_str(text)
+        .map_err(|e| ParseError::Xml(clip(&e.to_string(), 200).into_owned()))?;
     Message::from_wire(wire)
 }
 
@@ -362,8 +375,8 @@ pub fn encrypted_part(body: &[u8]) -> Result<Option<String>, ParseError> {
     }
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
     check_prologue(text)?;
-    let envelope: Envelope =
-        quick_xml::de::from_str(text).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let envelope: Envelope = quick_xml::de::from_str(text)
+        .map_err(|e| ParseError::Xml(clip(&e.to_string(), 200).into_owned()))?;
     Ok(envelope.encrypt.filter(|e| !e.trim().is_empty()))
 }
 
@@ -384,15 +397,15 @@ fn check_prologue(text: &str) -> Result<(), ParseError> {
             Ok(XmlEvent::DocType(_)) => return Err(ParseError::Doctype),
             Ok(XmlEvent::Eof) => return Err(ParseError::NoRoot),
             Ok(_) => {}
-            Err(e) => return Err(ParseError::Xml(e.to_string())),
+            Err(e) => return Err(ParseError::Xml(clip(&e.to_string(), 200).into_owned())),
         }
     }
 }
 
 impl Message {
     fn from_wire(w: Wire) -> Result<Message, ParseError> {
-        let to_user = required(w.to_user_name, "ToUserName")?;
-        let from_user = required(w.from_user_name, "FromUserName")?;
+        let to_user = identifier(required(w.to_user_name, "ToUserName")?, "ToUserName")?;
+        let from_user = identifier(required(w.from_user_name, "FromUserName")?, "FromUserName")?;
         let create_time = number::<u64>(required(w.create_time, "CreateTime")?, "CreateTime")?;
         let msg_type = required(w.msg_type, "MsgType")?;
         let text = |v: Option<String>| v.unwrap_or_default();
@@ -449,7 +462,11 @@ impl Message {
             from_user,
             create_time,
             // A blank MsgId identifies nothing: it is treated as absent.
-            msg_id: w.msg_id.filter(|id| !id.trim().is_empty()),
+            msg_id: w
+                .msg_id
+                .filter(|id| !id.trim().is_empty())
+                .map(|id| identifier(id, "MsgId"))
+                .transpose()?,
             body,
         })
     }
@@ -492,6 +509,21 @@ fn event_of(
     }
 }
 
+/// The longest identifier (`ToUserName`, `FromUserName`, `MsgId`) accepted: twice what WeChat
+/// sends, so that nothing a client makes up costs the retry cache or the log more.
+pub const MAX_IDENTIFIER_BYTES: usize = 64;
+
+fn identifier(value: String, field: &'static str) -> Result<String, ParseError> {
+    if value.len() > MAX_IDENTIFIER_BYTES {
+        return Err(ParseError::TooLong {
+            field,
+            len: value.len(),
+            max: MAX_IDENTIFIER_BYTES,
+        });
+    }
+    Ok(value)
+}
+
 fn required(value: Option<String>, field: &'static str) -> Result<String, ParseError> {
     match value {
         Some(v) if !v.trim().is_empty() => Ok(v),
@@ -525,10 +557,15 @@ fn optional_number(value: Option<String>, field: &'static str) -> Result<f64, Pa
 
 /// Cuts user input quoted in an error to a readable length.
 fn truncate(s: &str) -> String {
-    const MAX: usize = 40;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+    clip(s, 40).into_owned()
+}
+
+/// At most `max` characters of a client's text, with `…` where it was cut: what an error
+/// message or a log line quotes.
+pub fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
+        None => std::borrow::Cow::Borrowed(s),
     }
 }
 
@@ -765,6 +802,34 @@ mod tests {
             Body::Text {
                 content: " <a> & b ".into()
             }
+        );
+    }
+
+    #[test]
+    fn identifiers_longer_than_wechats_are_refused() {
+        let body = |from: &str, id: &str| {
+            format!(
+                "<xml><ToUserName>gh_1</ToUserName><FromUserName>{from}</FromUserName>\
+                 <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content>\
+                 <MsgId>{id}</MsgId></xml>"
+            )
+        };
+        let openid = "oFollower0123456789abcdefghi"; // 28, as WeChat's
+        assert!(parse(body(openid, "6054768590064713728").as_bytes()).is_ok());
+        assert!(parse(body(&"o".repeat(64), "1").as_bytes()).is_ok());
+        assert_eq!(
+            parse(body(&"o".repeat(30_000), "1").as_bytes()),
+            Err(ParseError::TooLong {
+                field: "FromUserName",
+                len: 30_000,
+                max: 64
+            })
+        );
+        assert_eq!(
+            parse(body(openid, &"9".repeat(65)).as_bytes())
+                .unwrap_err()
+                .reason(),
+            "too_long"
         );
     }
 

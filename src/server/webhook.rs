@@ -19,6 +19,7 @@ use super::response::{self, Refusal};
 use crate::dedup::{Answered, Delivery, Passive};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
+use crate::protocol::message::clip;
 use crate::protocol::{self, Message, MsgType, Reply, ReplyKind, reply, signature};
 
 /// GET: the console's URL check.
@@ -119,8 +120,10 @@ where
     // when they need it), with no formatting machinery; this line is written for every message.
     info!(
         from = follower(state, &message.from_user).as_ref(),
-        msg_type = message.msg_type(),
-        event = message.event().map(|e| e.name()),
+        // A client can name any type or event (the body is unsigned in plaintext mode): a long
+        // one is cut, so that it costs the log no more than a real one.
+        msg_type = clip(message.msg_type(), 32).as_ref(),
+        event = message.event().map(|e| clip(e.name(), 32)).as_deref(),
         rule = answered.rule.as_deref().unwrap_or("-"),
         reply = answered.passive.label(),
         retry = delivery == Delivery::Retry,

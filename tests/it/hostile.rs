@@ -109,12 +109,33 @@ fn hostile_bodies_get_a_4xx_or_a_correct_answer() {
                 .into(),
             &[400],
         ),
+        // Identifiers longer than WeChat's would cost the retry cache and the log.
         (
             "a 10,000-digit MsgId",
             message_with("")
                 .replace("<MsgId>", &format!("<MsgId>{}", "9".repeat(10_000)))
                 .into(),
-            &[200],
+            &[400],
+        ),
+        (
+            "a 30 KB FromUserName",
+            message_with("")
+                .replace(
+                    "<FromUserName>u",
+                    &format!("<FromUserName>{}", "u".repeat(30_000)),
+                )
+                .into(),
+            &[400],
+        ),
+        (
+            "a 30 KB ToUserName",
+            message_with("")
+                .replace(
+                    "<ToUserName>gh",
+                    &format!("<ToUserName>{}", "g".repeat(30_000)),
+                )
+                .into(),
+            &[400],
         ),
         (
             "a duplicated field",
