@@ -4,6 +4,8 @@
 //! Both ask [`engine::respond`] / [`engine::candidates`] — the functions that answer WeChat —
 //! instead of re-implementing the ranking, so what they report is what `serve` does.
 
+use std::collections::HashMap;
+
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{self, Candidate, Decider};
 use crate::protocol::{Body, Event, Message, Reply};
@@ -39,11 +41,11 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
         match &rule.matcher {
             Matcher::Exact(keywords) | Matcher::Prefix(keywords) | Matcher::Contains(keywords) => {
                 let kind = rule.matcher.kind();
+                // Where each normalised keyword was first listed: one lookup per keyword,
+                // however many the rule lists.
+                let mut first: HashMap<&str, usize> = HashMap::with_capacity(keywords.len());
                 for (i, k) in keywords.iter().enumerate() {
-                    if let Some(j) = keywords[..i]
-                        .iter()
-                        .position(|e| e.normalized == k.normalized)
-                    {
+                    if let Some(&j) = first.get(k.normalized.as_str()) {
                         out.push(
                             Diagnostic::new(
                                 Code::Shadowed,
@@ -63,6 +65,7 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
                         );
                         continue;
                     }
+                    first.insert(&k.normalized, i);
                     // A case-insensitive keyword matches its folded form too: it is shadowed only
                     // if another rule takes both.
                     let mut probes = vec![k.text.clone()];

@@ -168,6 +168,7 @@ fn guarded(rules: &Rules, reload: impl FnOnce()) {
 
 /// Loads the rules directory again and serves the result if it has no error.
 pub fn reload(rules: &Rules, reason: &str) {
+    let _running = rules.reloading();
     let started = Instant::now();
     let dir = rules.dir();
     let serving = rules.load().generation;
@@ -527,7 +528,18 @@ mod tests {
             matches!(&status.last, Some((_, Outcome::Crashed { error })) if error.contains("a bug in the loader")),
             "{status:?}"
         );
-        guarded(&rules, || reload(&rules, "test"));
+        assert_eq!(rules.reloading_since(), None);
+        guarded(&rules, || {
+            let running = rules.reloading();
+            assert!(rules.reloading_since().is_some());
+            drop(running);
+            reload(&rules, "test");
+        });
+        assert_eq!(
+            rules.reloading_since(),
+            None,
+            "a finished reload is not running"
+        );
         assert!(!rules.status().is_failing());
         assert_eq!(rules.load().generation, 2);
     }

@@ -77,6 +77,8 @@ pub struct Rules {
     dir: PathBuf,
     current: ArcSwap<Served>,
     status: ArcSwap<ReloadStatus>,
+    /// When the reload running now started, if one is.
+    reloading: ArcSwap<Option<SystemTime>>,
     metrics: Arc<Metrics>,
 }
 
@@ -101,7 +103,20 @@ impl Rules {
                 commit,
             }),
             status: ArcSwap::from_pointee(ReloadStatus::default()),
+            reloading: ArcSwap::from_pointee(None),
         }
+    }
+
+    /// Marks a reload as running until the returned guard is dropped: `/healthz` says since
+    /// when, so a load that takes long is visible rather than a silent "ok".
+    pub fn reloading(&self) -> ReloadRunning<'_> {
+        self.reloading.store(Arc::new(Some(SystemTime::now())));
+        ReloadRunning(self)
+    }
+
+    /// When the reload running now started, if one is.
+    pub fn reloading_since(&self) -> Option<SystemTime> {
+        **self.reloading.load()
     }
 
     /// The rules directory.
@@ -164,6 +179,16 @@ impl Rules {
             last: Some((now, outcome)),
             failing_since: Some(since),
         }));
+    }
+}
+
+/// A reload in progress; see [`Rules::reloading`].
+#[derive(Debug)]
+pub struct ReloadRunning<'r>(&'r Rules);
+
+impl Drop for ReloadRunning<'_> {
+    fn drop(&mut self) {
+        self.0.reloading.store(Arc::new(None));
     }
 }
 

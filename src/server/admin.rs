@@ -46,6 +46,7 @@ pub(super) fn healthz(state: &State) -> Response {
         },
         "last_reload": last_reload,
         "failing_since": status.failing_since.map(time),
+        "reloading_since": state.rules.reloading_since().map(time),
     });
     let mut r = warp::reply::json(&body).into_response();
     *r.status_mut() = if status.is_failing() {
