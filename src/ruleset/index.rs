@@ -390,3 +390,23 @@ impl Automaton {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The set's own cap, a backstop behind the compiler's budget: over it, building the
+    /// index is an error that says so, not an out-of-memory.
+    #[test]
+    fn a_regex_set_over_its_cap_is_an_error() {
+        let patterns: Vec<String> = (0..20).map(|i| format!("a{i}\\w{{150}}")).collect();
+        let built = meta::Builder::new()
+            .configure(meta::Config::new().nfa_size_limit(Some(REGEX_SET_SIZE_LIMIT)))
+            .build_many(&patterns);
+        let e = IndexError::RegexSet(Box::new(built.unwrap_err()));
+        assert!(
+            e.to_string().contains("exceed the size limit of 64 MiB"),
+            "{e}"
+        );
+    }
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::diag::Location;
 
 pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, sources_from};
-pub use index::{Hit, Index, Texts};
+pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
 pub use template::Template;
 
 /// The rules answering messages: immutable once compiled, shared behind an `Arc`.

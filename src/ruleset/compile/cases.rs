@@ -305,23 +305,34 @@ fn a_text_over_the_limit_is_an_error() {
 }
 
 #[test]
-fn a_regex_set_over_its_size_cap_is_a_diagnostic_not_an_oom() {
-    // Each regex fits its own limit; the ten together are over the set's cap.
-    let rules: String = (0..10)
+fn regexes_over_their_compile_budget_are_refused_at_the_one_that_crosses_it() {
+    // Each regex fits its own limit; together they are over the budget, which is charged as
+    // each is built: the diagnostic names the regex that crossed it, and the rest (and the set)
+    // are not compiled at all.
+    let rules: String = (0..60)
         .map(|i| {
             format!("[[rule]]\nid = \"r{i}\"\nmatch.regex = 'a{i}\\w{{150}}'\nreply.text = \"x\"\n")
         })
         .collect();
-    let compiled = compile(&sources_from(&[("r.toml", rules.as_str())]));
+    let sources = sources_from(&[("r.toml", rules.as_str())]);
+    let compiled = compile(&sources);
     assert!(compiled.set.is_none() && !compiled.complete);
-    let d = &compiled.diagnostics[0];
-    assert_eq!(d.code, Code::InvalidRegex);
+    let over: Vec<_> = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::InvalidRegex)
+        .collect();
+    assert_eq!(over.len(), 1, "{over:?}");
+    let d = over[0];
     assert!(
-        d.message.contains("do not compile together")
-            && d.message.contains("exceed the size limit of 64 MiB"),
+        d.message.contains("compile budget of 64 MiB"),
         "{}",
         d.message
     );
+    let at = d.short(&sources);
+    assert!(at.starts_with("r.toml:"), "{at}");
+    let line: usize = at.split(':').nth(1).unwrap().parse().unwrap();
+    assert!(line > 4 && line < 60 * 4, "a regex in the middle: {at}");
     assert!(
         d.help.as_deref().is_some_and(|h| h.contains("simplify")),
         "{d:?}"

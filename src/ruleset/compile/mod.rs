@@ -76,19 +76,23 @@ pub fn compile(sources: &Sources) -> Compiled {
         mut diags,
         rules,
         files,
+        regex_budget,
         ..
     } = cx;
     let complete = !diags
         .iter()
         .any(|d| d.severity() == Severity::Error && d.code != Code::InvalidTest);
-    let set = match Index::build(&rules) {
-        Ok(index) => Some(RuleSet {
+    // Over the regex budget, the set is not built: that would compile the regexes again.
+    let index = (!regex_budget.spent()).then(|| Index::build(&rules));
+    let set = match index {
+        None => None,
+        Some(Ok(index)) => Some(RuleSet {
             rules,
             tests,
             files: files.clone(),
             index,
         }),
-        Err(e) => {
+        Some(Err(e)) => {
             diags.push(
                 Diagnostic::global(Code::InvalidRegex, e.to_string()).with_help(
                     "simplify the regexes (fewer, shorter, or without large Unicode classes), \
@@ -118,6 +122,7 @@ struct Compiler {
     ids: HashMap<String, Location>,
     raw_tests: Vec<(Origin, TestSpec)>,
     files: Vec<FileSummary>,
+    regex_budget: matchers::RegexBudget,
 }
 
 /// What a rule entry's checks need to know about where it is.
@@ -288,7 +293,13 @@ impl Compiler {
                     .with_help("delete `enabled = false` to let it answer, or delete the rule"),
             );
         }
-        let matcher = matchers::build(entry, matcher, case_sensitive.as_ref(), &mut self.diags);
+        let matcher = matchers::build(
+            entry,
+            matcher,
+            case_sensitive.as_ref(),
+            &mut self.regex_budget,
+            &mut self.diags,
+        );
         let mut refs = Vec::new();
         let reply = replies::build(entry, reply, matcher.as_ref(), &mut refs, &mut self.diags);
         if let Some(m) = &matcher {
