@@ -88,6 +88,8 @@ pub const KEYS: &[Key] = &[
         "a client must send a request's head within this, and idle connections close after it (1–300)"),
     key("body_timeout_secs", "REPLYD_BODY_TIMEOUT_SECS", None, Some("5"), Integer,
         "a client must send a request's body within this, 408 otherwise (1–300)"),
+    key("send_timeout_secs", "REPLYD_SEND_TIMEOUT_SECS", None, Some("5"), Integer,
+        "a client must take each part of an answer within this, or its connection is closed (1–300)"),
     key("max_connections", "REPLYD_MAX_CONNECTIONS", None, Some("1024"), Integer,
         "connections served at once, per listener; more wait in the kernel's queue (1–1000000)"),
     key("max_clock_skew_secs", "REPLYD_MAX_CLOCK_SKEW_SECS", None, None, Integer,

@@ -59,6 +59,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// A client must send a request's body within this.
     pub body_timeout: Duration,
+    /// A write to a client that makes no progress for this long closes the connection.
+    pub send_timeout: Duration,
     /// At most this many connections at once, per listener.
     pub max_connections: usize,
     /// Refuse requests whose signed timestamp is further than this from now (replays).
@@ -272,6 +274,7 @@ impl Config {
         )?;
         let header_timeout = secs("header_timeout_secs", 1..=300, "seconds between 1 and 300")?;
         let body_timeout = secs("body_timeout_secs", 1..=300, "seconds between 1 and 300")?;
+        let send_timeout = secs("send_timeout_secs", 1..=300, "seconds between 1 and 300")?;
         let max_connections = required("max_connections").parse(
             |n| (1..=1_000_000).contains(n),
             "a number of connections between 1 and 1000000",
@@ -302,6 +305,7 @@ impl Config {
             shutdown_timeout,
             header_timeout,
             body_timeout,
+            send_timeout,
             max_connections,
             max_clock_skew,
             file: layers.file_path,

@@ -21,6 +21,7 @@
 //! (`/healthz`, `/metrics`), `response.rs` (responses and refusals).
 
 mod admin;
+mod connection;
 mod query;
 mod response;
 mod webhook;
@@ -43,7 +44,11 @@ use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
 use crate::state::Rules;
+use connection::ClientIo;
 use response::Refusal;
+
+/// What one connection buffers of what its client sends (hyper's `max_buf_size`).
+const MAX_CONNECTION_BUFFER: usize = 64 << 10;
 
 /// What the handlers share: the settings, the served rules, the retry cache and the metrics.
 #[derive(Debug)]
@@ -190,6 +195,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// After shutdown is asked for, requests in flight get this long to finish.
     pub grace: Duration,
+    /// A write to a client that makes no progress for this long closes its connection.
+    pub send_timeout: Duration,
 }
 
 impl Limits {
@@ -199,6 +206,7 @@ impl Limits {
             header_timeout: config.header_timeout,
             max_connections: config.max_connections,
             grace: config.shutdown_timeout,
+            send_timeout: config.send_timeout,
         }
     }
 }
@@ -310,11 +318,14 @@ async fn accept_loop<S>(
         let _ = stream.set_nodelay(true);
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(limits.header_timeout);
+            .header_read_timeout(limits.header_timeout)
+            // What a connection may buffer of a client's requests: a head and a chunk of body,
+            // not a pipeline of thousands.
+            .max_buf_size(MAX_CONNECTION_BUFFER);
         let service = service.clone();
         let metrics = metrics.clone();
         let connection = http.serve_connection(
-            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::rt::TokioIo::new(ClientIo::new(stream, limits.send_timeout, permit)),
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 // Before routing: warp panics on a target that is not a path.
                 let refused = (!is_origin_form(request.uri())).then(|| {
@@ -341,11 +352,12 @@ async fn accept_loop<S>(
             }),
         );
         let connection = graceful.watch(connection);
+        // The permit lives in the connection's IO, and goes back when its lingering close
+        // ends.
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("connection ended: {e}");
             }
-            drop(permit);
         });
     }
 }

@@ -382,3 +382,67 @@ fn request_targets_that_are_not_a_path_get_400_not_a_panic() {
     }
     still_answers(&d);
 }
+
+#[test]
+fn a_client_that_sends_a_large_body_before_reading_still_reads_the_413() {
+    // As Python's http.client does: the whole body first, then the response. The server must
+    // not reset the connection while the client is still sending.
+    let (_p, d) = daemon("");
+    for size in [1 << 20, 10 << 20] {
+        let body = vec![b'x'; size];
+        let mut s = TcpStream::connect(d.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(post_head(&signed_query(TOKEN), size).as_bytes())
+            .unwrap();
+        let sent = s.write_all(&body);
+        assert!(
+            sent.is_ok(),
+            "{size} bytes: the server reset the upload: {sent:?}"
+        );
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 413"), "{size} bytes: {text:?}");
+    }
+    still_answers(&d);
+}
+
+#[test]
+fn clients_that_never_read_their_answers_lose_their_connection() {
+    // Two connection slots, both taken by clients that pipeline requests and never read the
+    // answers: once a write has waited send_timeout_secs, the connection is closed and its
+    // slot serves a good client.
+    let (_p, d) = daemon("max_connections = 2\nsend_timeout_secs = 1");
+    let pipelined: String = (0..3_000)
+        .map(|_| {
+            let body = message_with("");
+            format!(
+                "{}{body}",
+                post_head_keep_alive(&signed_query(TOKEN), body.len())
+            )
+        })
+        .collect();
+    let hogs: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(d.addr).expect("connect");
+            s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = s.write_all(pipelined.as_bytes());
+            s
+        })
+        .collect();
+    // Answered (request() fails on its 30 s read timeout otherwise).
+    let r = request(
+        d.addr,
+        "POST",
+        &format!("/wechat?{}", signed_query(TOKEN)),
+        &[],
+        text_message("hi").as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    drop(hogs);
+}
+
+fn post_head_keep_alive(query: &str, length: usize) -> String {
+    format!("POST /wechat?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")
+}
