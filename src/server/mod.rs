@@ -20,20 +20,19 @@
 //! Files: `webhook.rs` (the WeChat endpoint), `query.rs` (its signed query string), `admin.rs`
 //! (`/healthz`, `/metrics`), `response.rs` (responses and refusals).
 
+mod accept;
 mod admin;
 mod connection;
 mod query;
+mod registry;
 mod response;
 mod webhook;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Buf;
 use futures_util::Stream;
-use tokio::net::TcpListener;
-use tracing::{info, warn};
 use warp::Filter;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
@@ -44,11 +43,8 @@ use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
 use crate::state::Rules;
-use connection::ClientIo;
+pub use accept::serve;
 use response::Refusal;
-
-/// What one connection buffers of what its client sends (hyper's `max_buf_size`).
-const MAX_CONNECTION_BUFFER: usize = 64 << 10;
 
 /// What the handlers share: the settings, the served rules, the retry cache and the metrics.
 #[derive(Debug)]
@@ -208,157 +204,6 @@ impl Limits {
             grace: config.shutdown_timeout,
             send_timeout: config.send_timeout,
         }
-    }
-}
-
-/// Serves the public listener (and the admin listener, if any) until `shutdown` resolves; then
-/// stops accepting, lets requests in flight finish for at most `limits.grace`, and returns.
-pub async fn serve(
-    state: Arc<State>,
-    public: TcpListener,
-    admin: Option<TcpListener>,
-    shutdown: impl Future<Output = ()>,
-    limits: Limits,
-) {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
-    let mut listeners = vec![(public, Surface::Public)];
-    listeners.extend(admin.map(|a| (a, Surface::Admin)));
-    let accepting: Vec<_> = listeners
-        .into_iter()
-        .map(|(listener, surface)| {
-            let service = warp::service(routes(state.clone(), surface));
-            tokio::spawn(accept_loop(
-                listener,
-                service,
-                state.metrics.clone(),
-                limits,
-                stopped.clone(),
-                graceful.clone(),
-            ))
-        })
-        .collect();
-    shutdown.await;
-    let _ = stop.send(true);
-    for a in accepting {
-        let _ = a.await;
-    }
-    // The accept loops are done, so this is the last reference.
-    let Ok(graceful) = Arc::try_unwrap(graceful) else {
-        return;
-    };
-    tokio::select! {
-        () = graceful.shutdown() => info!("every request in flight was answered"),
-        () = tokio::time::sleep(limits.grace) => {
-            warn!("requests still in flight after {:?}; exiting anyway", limits.grace);
-        }
-    }
-}
-
-/// Whether a request target is origin-form (`/path?query`), the only form a server that is
-/// not a proxy serves: not authority-form (`CONNECT a:1`, `GET a:443`), absolute-form
-/// (`GET http://a/`) or asterisk-form (`OPTIONS *`).
-fn is_origin_form(uri: &hyper::Uri) -> bool {
-    uri.scheme().is_none() && uri.authority().is_none() && uri.path().starts_with('/')
-}
-
-/// Accepts connections until told to stop, at most `limits.max_connections` at a time (the
-/// mini-redis pattern: a permit is taken before accepting, and given back when the connection
-/// ends), and serves each as HTTP/1.1 with a timeout on reading request heads.
-async fn accept_loop<S>(
-    listener: TcpListener,
-    service: S,
-    metrics: Arc<Metrics>,
-    limits: Limits,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-    graceful: Arc<hyper_util::server::graceful::GracefulShutdown>,
-) where
-    S: tower_service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let mut full_logged = false;
-    loop {
-        if permits.available_permits() == 0 && !full_logged {
-            warn!(
-                "{} connections are open: new ones wait until one closes (max_connections)",
-                limits.max_connections
-            );
-            full_logged = true;
-        }
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-            _ = stopped.wait_for(|s| *s) => return,
-        };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped.wait_for(|s| *s) => return,
-        };
-        let (stream, _) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little rather than spin.
-                warn!("accepting a connection failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if permits.available_permits() > 0 {
-            full_logged = false;
-        }
-        let _ = stream.set_nodelay(true);
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            // What a connection may buffer of a client's requests: a head and a chunk of body,
-            // not a pipeline of thousands.
-            .max_buf_size(MAX_CONNECTION_BUFFER);
-        let service = service.clone();
-        let metrics = metrics.clone();
-        let connection = http.serve_connection(
-            hyper_util::rt::TokioIo::new(ClientIo::new(stream, limits.send_timeout, permit)),
-            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                // Before routing: warp panics on a target that is not a path.
-                let refused = (!is_origin_form(request.uri())).then(|| {
-                    let mut r = Refusal::bad(
-                        "request_target",
-                        "the request target must be a path (/wechat?…)",
-                    )
-                    .respond(&metrics);
-                    // Nothing else on this connection is worth reading.
-                    r.headers_mut().insert(
-                        warp::http::header::CONNECTION,
-                        warp::http::HeaderValue::from_static("close"),
-                    );
-                    r
-                });
-                let mut service = service.clone();
-                async move {
-                    match refused {
-                        Some(response) => Ok(response),
-                        // warp's service is always ready: no poll_ready needed.
-                        None => tower_service::Service::call(&mut service, request).await,
-                    }
-                }
-            }),
-        );
-        let connection = graceful.watch(connection);
-        // The permit lives in the connection's IO, and goes back when its lingering close
-        // ends.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection ended: {e}");
-            }
-        });
     }
 }
 

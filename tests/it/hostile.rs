@@ -446,3 +446,34 @@ fn clients_that_never_read_their_answers_lose_their_connection() {
 fn post_head_keep_alive(query: &str, length: usize) -> String {
     format!("POST /wechat?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")
 }
+
+#[test]
+fn idle_keep_alive_connections_make_way_for_new_clients() {
+    // Every slot is held by a keep-alive connection that sent one request and then idles
+    // (well within the head timeout): a new client gets in, because the longest-idle
+    // connections are closed to admit it.
+    let (_p, d) = daemon("max_connections = 4\nheader_timeout_secs = 60");
+    let idle: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(d.addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let body = message_with("");
+            s.write_all(
+                format!(
+                    "{}{body}",
+                    post_head_keep_alive(&signed_query(TOKEN), body.len())
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+            s
+        })
+        .collect();
+    // Answered (request() fails on its 30 s read timeout otherwise, the head timeout is 60 s).
+    still_answers(&d);
+    still_answers(&d);
+    drop(idle);
+}

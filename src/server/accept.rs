@@ -1,0 +1,231 @@
+//! The listeners: accepting connections within `max_connections`, serving each as HTTP/1.1
+//! with hyper, and stopping.
+//!
+//! Admission follows mini-redis (a semaphore permit per connection, held by its socket until it
+//! is closed), with one addition nginx has: when every slot is taken and a client is waiting,
+//! the longest-idle keep-alive connections are asked to close to make room (`registry.rs`).
+//! Shutdown asks every connection to close gracefully and waits for them, for at most the grace
+//! time.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, TryAcquireError};
+use tracing::{info, warn};
+use warp::reply::Response;
+
+use super::connection::ClientIo;
+use super::registry::Registry;
+use super::response::Refusal;
+use super::{Limits, State, Surface, routes};
+use crate::metrics::Metrics;
+
+/// What one connection buffers of what its client sends (hyper's `max_buf_size`).
+const MAX_CONNECTION_BUFFER: usize = 64 << 10;
+
+/// How many idle connections are asked to close at a time when a client is waiting: one per
+/// waiting client would trickle; this many lets a burst of good clients in.
+const CLOSE_IDLE_AT_ONCE: usize = 16;
+
+/// Serves the public listener (and the admin listener, if any) until `shutdown` resolves; then
+/// stops accepting, lets requests in flight finish for at most `limits.grace`, and returns.
+pub async fn serve(
+    state: Arc<State>,
+    public: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+    limits: Limits,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut listeners = vec![(public, Surface::Public)];
+    listeners.extend(admin.map(|a| (a, Surface::Admin)));
+    let mut registries = Vec::new();
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|(listener, surface)| {
+            let registry = Arc::new(Registry::default());
+            registries.push(registry.clone());
+            let service = warp::service(routes(state.clone(), surface));
+            tokio::spawn(accept_loop(
+                listener,
+                service,
+                state.metrics.clone(),
+                limits,
+                stopped.clone(),
+                registry,
+            ))
+        })
+        .collect();
+    shutdown.await;
+    let _ = stop.send(true);
+    for a in accepting {
+        let _ = a.await;
+    }
+    let mut all_closed = true;
+    for registry in &registries {
+        all_closed &= registry.close_all(limits.grace).await;
+    }
+    if all_closed {
+        info!("every request in flight was answered");
+    } else {
+        warn!(
+            "requests still in flight after {:?}; exiting anyway",
+            limits.grace
+        );
+    }
+}
+
+/// Whether a request target is origin-form (`/path?query`), the only form a server that is
+/// not a proxy serves: not authority-form (`CONNECT a:1`, `GET a:443`), absolute-form
+/// (`GET http://a/`) or asterisk-form (`OPTIONS *`).
+fn is_origin_form(uri: &hyper::Uri) -> bool {
+    uri.scheme().is_none() && uri.authority().is_none() && uri.path().starts_with('/')
+}
+
+/// Accepts connections until told to stop, at most `limits.max_connections` at a time, and
+/// serves each as HTTP/1.1 with a timeout on reading request heads.
+async fn accept_loop<S>(
+    listener: TcpListener,
+    service: S,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    registry: Arc<Registry>,
+) where
+    S: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut full_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                warn!("accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => {
+                full_logged = false;
+                p
+            }
+            Err(TryAcquireError::Closed) => return,
+            Err(TryAcquireError::NoPermits) => {
+                // Every slot is taken and this client is waiting: the longest-idle keep-alive
+                // connections make way. It waits at most a head timeout for one.
+                let asked = registry.close_idle(CLOSE_IDLE_AT_ONCE);
+                if !full_logged {
+                    warn!(
+                        "{} connections are open (max_connections): closing {asked} idle ones to admit new clients",
+                        limits.max_connections
+                    );
+                    full_logged = true;
+                }
+                tokio::select! {
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    },
+                    () = tokio::time::sleep(limits.header_timeout) => continue,
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        serve_connection(
+            ClientIo::new(stream, limits.send_timeout, permit),
+            service.clone(),
+            metrics.clone(),
+            limits,
+            &registry,
+        );
+    }
+}
+
+/// Serves one connection on a task of its own, registered so that it can be asked to close.
+fn serve_connection<S>(
+    io: ClientIo,
+    service: S,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    registry: &Arc<Registry>,
+) where
+    S: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let registered = registry.register();
+    let slot = registered.slot.clone();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        // What a connection may buffer of a client's requests: a head and a chunk of body, not
+        // a pipeline of thousands.
+        .max_buf_size(MAX_CONNECTION_BUFFER);
+    let connection = http.serve_connection(
+        hyper_util::rt::TokioIo::new(io),
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            slot.busy();
+            // Before routing: warp panics on a target that is not a path.
+            let refused = (!is_origin_form(request.uri())).then(|| {
+                let mut r = Refusal::bad(
+                    "request_target",
+                    "the request target must be a path (/wechat?…)",
+                )
+                .respond(&metrics);
+                // Nothing else on this connection is worth reading.
+                r.headers_mut().insert(
+                    warp::http::header::CONNECTION,
+                    warp::http::HeaderValue::from_static("close"),
+                );
+                r
+            });
+            let mut service = service.clone();
+            let slot = slot.clone();
+            async move {
+                let response = match refused {
+                    Some(response) => Ok(response),
+                    // warp's service is always ready: no poll_ready needed.
+                    None => tower_service::Service::call(&mut service, request).await,
+                };
+                slot.idle();
+                response
+            }
+        }),
+    );
+    // The permit lives in the connection's IO, and goes back when its lingering close ends.
+    tokio::spawn(async move {
+        let mut connection = std::pin::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            () = registered.slot.close.notified() => {
+                connection.as_mut().graceful_shutdown();
+                connection.as_mut().await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!("connection ended: {e}");
+        }
+        drop(registered);
+    });
+}
