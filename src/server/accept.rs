@@ -127,22 +127,25 @@ async fn accept_loop<S>(
             Err(TryAcquireError::Closed) => return,
             Err(TryAcquireError::NoPermits) => {
                 // Every slot is taken and this client is waiting: the longest-idle keep-alive
-                // connections make way. It waits at most a head timeout for one.
-                let asked = registry.close_idle(CLOSE_IDLE_AT_ONCE);
+                // connections make way, and more as others become idle, until a slot frees.
                 if !full_logged {
                     warn!(
-                        "{} connections are open (max_connections): closing {asked} idle ones to admit new clients",
+                        "{} connections are open (max_connections): closing idle ones to admit new clients",
                         limits.max_connections
                     );
                     full_logged = true;
                 }
-                tokio::select! {
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(p) => p,
-                        Err(_) => return,
-                    },
-                    () = tokio::time::sleep(limits.header_timeout) => continue,
-                    _ = stopped.wait_for(|s| *s) => return,
+                let permit = loop {
+                    registry.close_idle(CLOSE_IDLE_AT_ONCE);
+                    tokio::select! {
+                        permit = permits.clone().acquire_owned() => break permit,
+                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        _ = stopped.wait_for(|s| *s) => return,
+                    }
+                };
+                match permit {
+                    Ok(p) => p,
+                    Err(_) => return,
                 }
             }
         };

@@ -5,9 +5,9 @@
 //!   `send_timeout` fails, and hyper closes the connection. A client that pipelines requests and
 //!   never reads the answers can hold its slot no longer than that.
 //! - **Lingering close** (nginx's `lingering_close`): when the connection ends, the socket is
-//!   not simply closed. Its write side is shut (the answer is complete), and what the client
-//!   still sends is read and thrown away, for at most [`LINGER_TIME`] and [`LINGER_BYTES`],
-//!   before the socket closes. A client that sends a whole oversized body before it reads
+//!   not simply closed when the client has sent more than was read. Its write side is shut
+//!   (the answer is complete), and what the client still sends is read and thrown away, for at
+//!   most [`LINGER_TIME`] and [`LINGER_BYTES`], before the socket closes. A client that sends a whole oversized body before it reads
 //!   (Python's `http.client`, curl with a file) then reads the 413, instead of a reset that
 //!   closing a socket with unread data causes.
 //!
@@ -29,8 +29,10 @@ use tokio::time::Sleep;
 pub const LINGER_TIME: Duration = Duration::from_secs(5);
 /// The most bytes read from a closing connection (the 413 of a 10 MB upload must be read).
 pub const LINGER_BYTES: usize = 32 << 20;
-/// A closing connection that sends nothing for this long is closed at once.
+/// A closing connection that sends nothing for this long is closed.
 const LINGER_QUIET: Duration = Duration::from_secs(1);
+/// How long a closing connection is watched for more data before it is closed as idle.
+const LINGER_PROBE: Duration = Duration::from_millis(100);
 
 /// A client's socket with a write timeout and a lingering close.
 #[derive(Debug)]
@@ -155,9 +157,22 @@ impl Drop for ClientIo {
 /// Shuts the write side and reads what the client still sends, within the bounds, so that
 /// closing does not reset a client that has not read the answer yet.
 async fn linger(mut stream: TcpStream) {
+    let mut buf = vec![0u8; 16 << 10];
+    // A client that sends nothing more within a moment (an idle keep-alive connection, a client
+    // that sent its request and waits) is closed at once: that resets nothing, and its slot is
+    // free for the next client.
+    if tokio::time::timeout(LINGER_PROBE, stream.readable())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    match stream.try_read(&mut buf) {
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
     let _ = tokio::time::timeout(LINGER_TIME, async {
         let _ = stream.shutdown().await;
-        let mut buf = vec![0u8; 16 << 10];
         let mut read = 0;
         while read < LINGER_BYTES {
             match tokio::time::timeout(LINGER_QUIET, stream.read(&mut buf)).await {

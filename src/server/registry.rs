@@ -42,6 +42,10 @@ pub struct Slot {
 
 const BUSY: u64 = u64::MAX;
 
+/// A connection idle for less than this is not asked to make way: it may be a client whose
+/// first request is still arriving.
+pub const MIN_IDLE: Duration = Duration::from_millis(250);
+
 impl Slot {
     /// A request has arrived: not idle until it is answered.
     pub fn busy(&self) {
@@ -117,12 +121,15 @@ impl Registry {
     /// Asks the `n` connections idle the longest (and not asked before) to close; returns how
     /// many were asked.
     pub fn close_idle(&self, n: usize) -> usize {
+        let newest = nanos_since(self.epoch)
+            .saturating_sub(u64::try_from(MIN_IDLE.as_nanos()).unwrap_or(u64::MAX));
         let mut idle: Vec<(u64, Arc<Slot>)> = self
             .lock()
             .values()
             .filter_map(|s| {
                 let since = s.idle_since.load(Ordering::Relaxed);
-                (since != BUSY && !s.asked.load(Ordering::Relaxed)).then(|| (since, s.clone()))
+                (since != BUSY && since <= newest && !s.asked.load(Ordering::Relaxed))
+                    .then(|| (since, s.clone()))
             })
             .collect();
         idle.sort_unstable_by_key(|(since, _)| *since);
@@ -176,6 +183,12 @@ mod tests {
         let b = registry.register();
         let c = registry.register();
         c.slot.busy();
+        assert_eq!(
+            registry.close_idle(1),
+            0,
+            "none has been idle for MIN_IDLE yet"
+        );
+        std::thread::sleep(MIN_IDLE);
         assert_eq!(registry.close_idle(1), 1);
         // `a` has been idle longest: its close is stored for it.
         tokio::time::timeout(Duration::from_secs(5), a.slot.close.notified())
