@@ -30,9 +30,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     };
     let config = Config::resolve(&overrides, |k| std::env::var(k).ok())?;
     let token = config.token()?.clone();
-    if let Some(file) = &config.file {
-        info!(config = %file.display(), "configuration read");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,6 +41,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         let _in_runtime = runtime.enter();
         Hangups::listen()
     };
+    // Logged once SIGHUP is listened for: from here on a SIGHUP is a reload.
+    if let Some(file) = &config.file {
+        info!(config = %file.display(), "configuration read");
+    }
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
     let loaded = load::load(&dir).context("cannot load the rules")?;

@@ -281,3 +281,47 @@ fn healthz_names_the_git_commit_of_the_rules() {
     let d = p.start();
     assert_eq!(healthz(&d).1["serving"]["commit"], commit);
 }
+
+#[test]
+fn a_sighup_during_the_start_up_load_is_a_reload_not_the_end() {
+    // Enough rules that the load takes a moment; the SIGHUP comes right after the config is
+    // read, while they load. The daemon must start, and reload once it serves.
+    let p = project(100);
+    let rules: String = (0..20_000)
+        .map(|i| {
+            format!("[[rule]]\nid = \"r{i}\"\nmatch.exact = \"k{i}\"\nreply.text = \"v{i}\"\n")
+        })
+        .collect();
+    p.rule_file("a.toml", &rules);
+    let mut child = crate::util::replyd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(p.config())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn replyd");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stderr.take().expect("stderr"),
+    ));
+    let mut seen = Vec::new();
+    let mut signalled = false;
+    let mut reloaded = false;
+    for line in lines.by_ref() {
+        let line = line.expect("log line");
+        if !signalled && line.contains("configuration read") {
+            let status = std::process::Command::new("kill")
+                .args(["-HUP", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            signalled = true;
+        }
+        if line.contains("rules reloaded (reload requested)") {
+            reloaded = true;
+            break;
+        }
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    assert!(signalled && reloaded, "{status:?}\n{}", seen.join("\n"));
+}
