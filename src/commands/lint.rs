@@ -8,7 +8,6 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use super::Exit;
 use crate::cli::{LintArgs, LintFormat};
-use crate::config::{Config, Overrides};
 use crate::diag::{Severity, render};
 use crate::load::{self, Loaded};
 
@@ -20,14 +19,7 @@ use crate::load::{self, Loaded};
 /// written.
 pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     let paths = if args.paths.is_empty() {
-        let config = Config::resolve(
-            &Overrides {
-                config: args.config.clone(),
-                ..Overrides::default()
-            },
-            |k| std::env::var(k).ok(),
-        )?;
-        vec![config.rules]
+        vec![super::config_of(args.config.clone())?.rules]
     } else {
         args.paths
     };

@@ -90,6 +90,20 @@ pub fn exit_code_table() -> String {
     out
 }
 
+/// The config `serve` would read, with `--config FILE` if given: for the commands that need
+/// only its rules directory or its token (`lint`, `try`, `send`).
+fn config_of(
+    file: Option<std::path::PathBuf>,
+) -> Result<crate::config::Config, crate::config::ConfigError> {
+    crate::config::Config::resolve(
+        &crate::config::Overrides {
+            config: file,
+            ..crate::config::Overrides::default()
+        },
+        |k| std::env::var(k).ok(),
+    )
+}
+
 /// A usage error the argument parser cannot express (exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -8,7 +8,6 @@ use anyhow::{Context as _, anyhow};
 use super::Exit;
 use crate::cli::SendArgs;
 use crate::client::{self, Outgoing};
-use crate::config::{Config, Overrides};
 use crate::protocol::reply::{self, Reply};
 
 /// Runs `send`.
@@ -24,13 +23,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
-    let config = Config::resolve(
-        &Overrides {
-            config: args.config.clone(),
-            ..Overrides::default()
-        },
-        |k| std::env::var(k).ok(),
-    )?;
+    let config = super::config_of(args.config.clone())?;
     let token = config.token()?.expose();
     let url = args.url.clone().unwrap_or_else(|| {
         let mut listen = config.listen;

@@ -11,7 +11,6 @@ use serde_json::json;
 use super::{Exit, UsageError};
 use crate::analysis::test_message;
 use crate::cli::{TryArgs, TryFormat};
-use crate::config::{Config, Overrides};
 use crate::engine::{self, Answer, Candidate};
 use crate::load;
 use crate::protocol::{self, Body, Message, MsgType, reply};
@@ -28,16 +27,7 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     let message = message_of(&args)?;
     let rules = match &args.rules {
         Some(dir) => dir.clone(),
-        None => {
-            Config::resolve(
-                &Overrides {
-                    config: args.config.clone(),
-                    ..Overrides::default()
-                },
-                |k| std::env::var(k).ok(),
-            )?
-            .rules
-        }
+        None => super::config_of(args.config.clone())?.rules,
     };
     let loaded = load::load(&rules)?;
     let Some(set) = loaded.ruleset else {

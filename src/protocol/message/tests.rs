@@ -1,0 +1,314 @@
+//! The parser against the published samples and hostile bodies.
+
+use super::*;
+
+fn sample(name: &str) -> Message {
+    let path = format!(
+        "{}/tests/fixtures/messages/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse(&body).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn text() {
+    let m = sample("text.xml");
+    assert_eq!(m.to_user, "toUser");
+    assert_eq!(m.from_user, "fromUser");
+    assert_eq!(m.create_time, 1348831860);
+    assert_eq!(m.msg_id.as_deref(), Some("1234567890123456"));
+    assert_eq!(m.msg_type(), "text");
+    assert_eq!(
+        m.body,
+        Body::Text {
+            content: "this is a test".into()
+        }
+    );
+}
+
+#[test]
+fn image() {
+    assert_eq!(
+        sample("image.xml").body,
+        Body::Image {
+            pic_url: "this is a url".into(),
+            media_id: "media_id".into()
+        }
+    );
+}
+
+#[test]
+fn voice_with_recognition() {
+    assert_eq!(
+        sample("voice.xml").body,
+        Body::Voice {
+            media_id: "media_id".into(),
+            format: "Format".into(),
+            recognition: Some("腾讯微信团队".into())
+        }
+    );
+}
+
+#[test]
+fn video_and_shortvideo() {
+    let expected = |v: bool| {
+        let (media_id, thumb_media_id) = ("media_id".to_owned(), "thumb_media_id".to_owned());
+        if v {
+            Body::Video {
+                media_id,
+                thumb_media_id,
+            }
+        } else {
+            Body::ShortVideo {
+                media_id,
+                thumb_media_id,
+            }
+        }
+    };
+    assert_eq!(sample("video.xml").body, expected(true));
+    assert_eq!(sample("shortvideo.xml").body, expected(false));
+}
+
+#[test]
+fn location() {
+    assert_eq!(
+        sample("location.xml").body,
+        Body::Location {
+            latitude: 23.134521,
+            longitude: 113.358803,
+            scale: 20.0,
+            label: "位置信息".into()
+        }
+    );
+}
+
+#[test]
+fn link() {
+    assert_eq!(
+        sample("link.xml").body,
+        Body::Link {
+            title: "公众平台官网链接".into(),
+            description: "公众平台官网链接".into(),
+            url: "url".into()
+        }
+    );
+}
+
+#[test]
+fn events() {
+    let cases: &[(&str, Event)] = &[
+        (
+            "event_subscribe.xml",
+            Event::Subscribe {
+                key: None,
+                ticket: None,
+            },
+        ),
+        (
+            "event_subscribe_qrscene.xml",
+            Event::Subscribe {
+                key: Some("qrscene_123123".into()),
+                ticket: Some("TICKET".into()),
+            },
+        ),
+        (
+            "event_scan.xml",
+            Event::Scan {
+                key: "SCENE_VALUE".into(),
+                ticket: Some("TICKET".into()),
+            },
+        ),
+        (
+            "event_location.xml",
+            Event::Location {
+                latitude: 23.137466,
+                longitude: 113.352425,
+                precision: 119.38504,
+            },
+        ),
+        (
+            "event_click.xml",
+            Event::Click {
+                key: "EVENTKEY".into(),
+            },
+        ),
+        (
+            "event_view.xml",
+            Event::View {
+                key: "www.qq.com".into(),
+                menu_id: Some("MENUID".into()),
+            },
+        ),
+    ];
+    for (file, expected) in cases {
+        let m = sample(file);
+        assert_eq!(m.msg_type(), "event", "{file}");
+        assert_eq!(m.event(), Some(expected), "{file}");
+        assert_eq!(m.msg_id, None, "{file}");
+    }
+}
+
+#[test]
+fn encrypted_bodies_give_their_encrypt_element() {
+    let read = |name: &str| {
+        let path = format!(
+            "{}/tests/fixtures/messages/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        encrypted_part(&std::fs::read(path).unwrap()).unwrap()
+    };
+    assert!(read("encrypted_safe_mode.xml").is_some_and(|e| e.starts_with("rTNFcsut4LfG")));
+    assert!(read("encrypted_compat_mode.xml").is_some_and(|e| e.starts_with("hyzAe4OzmOMb")));
+    assert_eq!(read("text.xml"), None);
+    assert_eq!(
+        encrypted_part(b"<html/>"),
+        Err(ParseError::WrongRoot("html".into()))
+    );
+}
+
+#[test]
+fn compatible_mode_body_reads_its_plaintext_fields() {
+    let m = sample("encrypted_compat_mode.xml");
+    assert_eq!(m.to_user, "gh_10f6c3c3ac5a");
+    assert_eq!(m.msg_id.as_deref(), Some("6054768590064713728"));
+    assert_eq!(
+        m.body,
+        Body::Text {
+            content: "abcdteT".into()
+        }
+    );
+}
+
+#[test]
+fn unsubscribe_and_unknown_names_are_carried_along() {
+    let xml = |msg_type: &str, extra: &str| {
+        format!(
+            "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+             <CreateTime>1</CreateTime><MsgType>{msg_type}</MsgType>{extra}</xml>"
+        )
+    };
+    let m = parse(xml("event", "<Event>unsubscribe</Event>").as_bytes()).unwrap();
+    assert_eq!(m.event(), Some(&Event::Unsubscribe));
+    let m = parse(
+        xml(
+            "event",
+            "<Event>scancode_push</Event><EventKey>6</EventKey>\
+             <ScanCodeInfo><ScanType>qrcode</ScanType><ScanResult>1</ScanResult></ScanCodeInfo>",
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        m.event(),
+        Some(&Event::Other {
+            name: "scancode_push".into(),
+            key: Some("6".into())
+        })
+    );
+    let m = parse(xml("miniprogrampage", "<AppId>wx1</AppId>").as_bytes()).unwrap();
+    assert_eq!(m.msg_type(), "miniprogrampage");
+}
+
+#[test]
+fn a_blank_msg_id_is_no_msg_id() {
+    for id in ["<MsgId></MsgId>", "<MsgId/>", "<MsgId> </MsgId>", ""] {
+        let body = format!(
+            "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+             <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content>{id}</xml>"
+        );
+        assert_eq!(parse(body.as_bytes()).unwrap().msg_id, None, "{id}");
+    }
+}
+
+#[test]
+fn text_keeps_markup_characters_and_whitespace_inside_cdata() {
+    let body = "<xml><ToUserName><![CDATA[a]]></ToUserName><FromUserName><![CDATA[b]]></FromUserName>\
+        <CreateTime>1</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+        <Content><![CDATA[ <a> & b ]]></Content></xml>";
+    assert_eq!(
+        parse(body.as_bytes()).unwrap().body,
+        Body::Text {
+            content: " <a> & b ".into()
+        }
+    );
+}
+
+#[test]
+fn identifiers_longer_than_wechats_are_refused() {
+    let body = |from: &str, id: &str| {
+        format!(
+            "<xml><ToUserName>gh_1</ToUserName><FromUserName>{from}</FromUserName>\
+             <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content>\
+             <MsgId>{id}</MsgId></xml>"
+        )
+    };
+    let openid = "oFollower0123456789abcdefghi"; // 28, as WeChat's
+    assert!(parse(body(openid, "6054768590064713728").as_bytes()).is_ok());
+    assert!(parse(body(&"o".repeat(64), "1").as_bytes()).is_ok());
+    assert_eq!(
+        parse(body(&"o".repeat(30_000), "1").as_bytes()),
+        Err(ParseError::TooLong {
+            field: "FromUserName",
+            len: 30_000,
+            max: 64
+        })
+    );
+    assert_eq!(
+        parse(body(openid, &"9".repeat(65)).as_bytes())
+            .unwrap_err()
+            .reason(),
+        "too_long"
+    );
+}
+
+#[test]
+fn bad_bodies_say_what_is_wrong() {
+    let ok = "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+              <CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>";
+    assert!(parse(ok.as_bytes()).is_ok());
+    let cases: &[(&[u8], ParseError)] = &[
+        (b"", ParseError::NoRoot),
+        (b"hello", ParseError::NoRoot),
+        (b"\xff\xfe<xml/>", ParseError::NotUtf8),
+        (
+            b"<!DOCTYPE xml [<!ENTITY a \"b\">]><xml></xml>",
+            ParseError::Doctype,
+        ),
+        (b"<html></html>", ParseError::WrongRoot("html".into())),
+        (b"<xml></xml>", ParseError::Missing("ToUserName")),
+        (
+            b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime></xml>",
+            ParseError::Missing("MsgType"),
+        ),
+        (
+            b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>soon</CreateTime><MsgType>text</MsgType></xml>",
+            ParseError::NotANumber {
+                field: "CreateTime",
+                value: "soon".into(),
+            },
+        ),
+        (
+            b"<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType></xml>",
+            ParseError::Missing("Event"),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            parse(body).as_ref().err(),
+            Some(expected),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Truncated and mismatched documents are XML errors.
+    for body in [
+        &ok[..ok.len() - 10],
+        "<xml><ToUserName>a</FromUserName></xml>",
+    ] {
+        assert!(
+            matches!(parse(body.as_bytes()), Err(ParseError::Xml(_))),
+            "{body}"
+        );
+    }
+}
