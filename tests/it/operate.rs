@@ -212,6 +212,30 @@ fn message_fields_cannot_forge_log_lines() {
 }
 
 #[test]
+fn a_clients_long_values_are_cut_short_in_the_log() {
+    let p = Project::new("");
+    p.rule_file("a.toml", RULES);
+    let d = p.start();
+    let long = "t".repeat(20_000);
+    let xml = format!(
+        "<xml><ToUserName>gh_account</ToUserName><FromUserName>oFollower</FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType>{long}</MsgType><MsgId>{}</MsgId></xml>",
+        unique()
+    );
+    assert_eq!(d.post(&xml).status, 200);
+    let log = d.wait_for_log("answered");
+    let line = log
+        .lines()
+        .find(|l| l.contains("answered"))
+        .expect("the access line");
+    assert!(line.len() < 400, "{} bytes: {line}", line.len());
+    assert!(
+        line.contains(&format!("msg_type={}…", "t".repeat(32))),
+        "{line}"
+    );
+}
+
+#[test]
 fn secrets_never_reach_the_log_and_openids_can_be_masked() {
     const SECRET_TOKEN: &str = "Tok3nThatMustNotLeak";
     const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF0";
