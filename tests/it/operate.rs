@@ -383,3 +383,20 @@ fn replyd_send_plays_wechat_in_plaintext_and_safe_mode() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // `replyd lint | head -1`: the reader closes the pipe; lint neither fails nor complains.
+    let mut child = replyd()
+        .args(["lint", "--format", "json"])
+        .arg(crate::util::repo().join("rules"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run replyd");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
