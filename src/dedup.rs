@@ -126,7 +126,8 @@ impl Dedup {
     }
 
     /// The same cache holding at most `bytes` of answers instead of [`MAX_ANSWER_BYTES`].
-    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Dedup {
+    #[cfg(test)]
+    fn with_max_answer_bytes(mut self, bytes: usize) -> Dedup {
         self.max_bytes = bytes;
         self
     }

@@ -97,7 +97,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     // hide the warnings of the others; tests run only on the whole set.
     if let Some(set) = &compiled.set {
         // A keyword already reported as an error (a duplicate) is not reported again.
-        let errors_at: Vec<_> = diagnostics
+        let errors_at: std::collections::HashSet<_> = diagnostics
             .iter()
             .filter(|d| d.severity() == crate::diag::Severity::Error)
             .filter_map(|d| d.location.clone())

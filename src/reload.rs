@@ -76,7 +76,8 @@ impl Reloader {
     }
 
     /// Says the files changed, as a file-system event does: a reload follows once it settles.
-    pub fn changed(&self) {
+    #[cfg(test)]
+    fn changed(&self) {
         let _ = self.trigger.send(Trigger::Changed);
     }
 }

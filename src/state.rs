@@ -3,7 +3,7 @@
 //!
 //! The served set sits in an `ArcSwap`: a request loads it once and answers wholly from that
 //! set, lock-free, while a reload may store a new one at any moment. Only [`Rules::apply`]
-//! stores a set, and only the reload thread (and start-up) calls it, so generations increase one
+//! stores a set, and only the reload task (and start-up) calls it, so generations increase one
 //! by one. The outcome of the last reload is kept beside it for `/healthz`.
 
 use std::path::{Path, PathBuf};
@@ -145,7 +145,7 @@ impl Rules {
             generation,
             commit,
         }));
-        // The old set is freed here, on the reload thread, unless a request still holds it.
+        // The old set is freed here, on the reload's blocking thread, unless a request still holds it.
         drop(old);
         let now = SystemTime::now();
         self.status.store(Arc::new(ReloadStatus {

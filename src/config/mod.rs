@@ -75,7 +75,8 @@ pub struct Secret(String);
 
 impl Secret {
     /// A secret.
-    pub fn new(value: impl Into<String>) -> Secret {
+    #[cfg(test)]
+    fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
 

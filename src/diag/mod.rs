@@ -139,7 +139,7 @@ impl fmt::Display for Code {
 pub struct FileId(pub usize);
 
 /// A place in a rule file: a file and a byte range in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
     /// The file.
     pub file: FileId,

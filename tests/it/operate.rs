@@ -387,9 +387,18 @@ fn replyd_send_plays_wechat_in_plaintext_and_safe_mode() {
 #[test]
 fn a_reader_that_goes_away_is_not_an_error() {
     // `replyd lint | head -1`: the reader closes the pipe; lint neither fails nor complains.
+    // 2,000 disabled rules are 2,000 warnings: far more JSON than a pipe holds, so the write
+    // meets the closed pipe whenever it happens.
+    let p = Project::new("");
+    let rules: String = (0..2_000)
+        .map(|i| {
+            format!("[[rule]]\nid = \"r{i}\"\nenabled = false\nmatch.exact = \"k{i}\"\nreply.text = \"v\"\n")
+        })
+        .collect();
+    p.rule_file("a.toml", &rules);
     let mut child = replyd()
         .args(["lint", "--format", "json"])
-        .arg(crate::util::repo().join("rules"))
+        .arg(p.dir.path().join("rules"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

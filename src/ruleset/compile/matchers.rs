@@ -148,8 +148,8 @@ fn msg_type(entry: &Entry<'_>, t: Spanned<String>, diags: &mut Vec<Diagnostic>) 
             .collect::<Vec<_>>()
     };
     match MsgType::parse_ignore_case(name) {
-        Some(MsgType::Text) | Some(MsgType::Event) => {
-            let help = if MsgType::parse_ignore_case(name) == Some(MsgType::Text) {
+        Some(t @ (MsgType::Text | MsgType::Event)) => {
+            let help = if t == MsgType::Text {
                 "answer text with match.exact, match.prefix, match.contains or match.regex \
                  (`match.regex = '(?s).*'` answers every text)"
             } else {
