@@ -701,6 +701,7 @@ reply.text = "off"
                 event(Event::Other {
                     name: "scancode_push".into(),
                     key: Some("x".into()),
+                    detail: crate::protocol::Detail::None,
                 }),
                 "success",
             ),

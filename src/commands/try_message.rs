@@ -151,6 +151,11 @@ fn human(
     reply_xml: &str,
 ) -> String {
     let mut out = format!("message:  {}\n", describe(message));
+    if let Some(e) = message.event() {
+        for (name, value) in e.detail().fields() {
+            out.push_str(&format!("  {name}: {value:?}\n"));
+        }
+    }
     match &answer.winner {
         Some((_, w)) => {
             out.push_str(&format!("answered: {}\n", describe_candidate(set, w)));
@@ -209,7 +214,10 @@ fn json_report(
         _ => (None, None, None),
     };
     let v = json!({
-        "message": { "msg_type": message.msg_type(), "text": text, "event": event, "key": key },
+        "message": {
+            "msg_type": message.msg_type(), "text": text, "event": event, "key": key,
+            "fields": message.event().map(|e| e.detail().fields()),
+        },
         "winner": winner.map(candidate),
         "beaten": beaten,
         "fall_through": winner.is_none().then(|| if message.event().is_some() { "success" } else { "transfer" }),

@@ -11,6 +11,6 @@ pub mod reply;
 pub mod signature;
 pub mod vocab;
 
-pub use message::{Body, Event, Message, ParseError};
+pub use message::{Body, Detail, Event, Message, ParseError, Subscription};
 pub use reply::{Article, Reply, ReplyKind};
 pub use vocab::{EventKind, MsgType};

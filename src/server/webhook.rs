@@ -236,6 +236,14 @@ fn open<'s, 'b>(
 fn answer(state: &State, message: &Message) -> Answered {
     // One load per request: the whole answer comes from one rule set.
     let served = state.rules.load();
+    if let Some(e) = message.event()
+        && tracing::enabled!(tracing::Level::DEBUG)
+    {
+        let fields = e.detail().fields();
+        if !fields.is_empty() {
+            debug!(event = clip(e.name(), 32).as_ref(), fields = ?fields, "event fields");
+        }
+    }
     let answer = engine::respond(&served.ruleset, message);
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
     match &answer.reply {

@@ -13,6 +13,11 @@ use serde::Deserialize;
 
 use super::vocab::{EventKind, MsgType};
 
+mod detail;
+
+pub use detail::{Detail, Subscription};
+use detail::{WireDetail, WireLocation, WirePics, WireScanCode, WireSubscriptions};
+
 /// Why a body is not a message replyd can answer. Each is a 400 for the HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -80,8 +85,9 @@ pub struct Message {
     pub from_user: String,
     /// `CreateTime`, seconds since the epoch.
     pub create_time: u64,
-    /// `MsgId`; user messages have one, most events do not. Kept as text: it is an opaque id;
-    /// a blank one is `None`.
+    /// `MsgId`, or `MsgID` (capital D) on the job-finished events: what tells two messages of
+    /// one follower in one second apart. User messages have one, most events do not. Kept as
+    /// text: it is an opaque id; a blank one is `None`.
     pub msg_id: Option<String>,
     /// What was sent.
     pub body: Body,
@@ -194,12 +200,14 @@ pub enum Event {
         /// `MenuId`.
         menu_id: Option<String>,
     },
-    /// Any other event, kept by name with its key if it has one.
+    /// Any other event, kept by name with its key if it has one and the fields it carries.
     Other {
         /// The raw `Event`.
         name: String,
         /// `EventKey`.
         key: Option<String>,
+        /// What else it carries.
+        detail: Detail,
     },
 }
 
@@ -288,6 +296,7 @@ impl Event {
             None,
             None,
             [0.0; 3],
+            WireDetail::default(),
         )
     }
 
@@ -301,6 +310,15 @@ impl Event {
             Event::Click { .. } => EventKind::Click.as_str(),
             Event::View { .. } => EventKind::View.as_str(),
             Event::Other { name, .. } => name,
+        }
+    }
+
+    /// What the event carries beyond its name and key ([`Detail::None`] for the events replyd
+    /// reads field by field).
+    pub fn detail(&self) -> &Detail {
+        match self {
+            Event::Other { detail, .. } => detail,
+            _ => &Detail::None,
         }
     }
 
@@ -345,6 +363,19 @@ struct Wire {
     longitude: Option<String>,
     precision: Option<String>,
     menu_id: Option<String>,
+    /// `MsgID` (capital D): the id of TEMPLATESENDJOBFINISH and MASSSENDJOBFINISH.
+    #[serde(rename = "MsgID")]
+    msg_id_upper: Option<String>,
+    scan_code_info: Option<WireScanCode>,
+    send_pics_info: Option<WirePics>,
+    send_location_info: Option<WireLocation>,
+    kf_account: Option<String>,
+    from_kf_account: Option<String>,
+    to_kf_account: Option<String>,
+    status: Option<String>,
+    subscribe_msg_popup_event: Option<WireSubscriptions>,
+    subscribe_msg_change_event: Option<WireSubscriptions>,
+    subscribe_msg_sent_event: Option<WireSubscriptions>,
 }
 
 /// Parses a WeChat message body.
@@ -443,6 +474,18 @@ impl Message {
             },
             Some(MsgType::Event) => {
                 let name = required(w.event, "Event")?;
+                let detail = WireDetail {
+                    scan_code_info: w.scan_code_info,
+                    send_pics_info: w.send_pics_info,
+                    send_location_info: w.send_location_info,
+                    kf_account: w.kf_account,
+                    from_kf_account: w.from_kf_account,
+                    to_kf_account: w.to_kf_account,
+                    status: w.status,
+                    subscribe_msg_popup_event: w.subscribe_msg_popup_event,
+                    subscribe_msg_change_event: w.subscribe_msg_change_event,
+                    subscribe_msg_sent_event: w.subscribe_msg_sent_event,
+                };
                 // Only a LOCATION event's numbers are read: a stray field elsewhere is ignored.
                 let location = if EventKind::parse(&name) == Some(EventKind::Location) {
                     [
@@ -453,7 +496,9 @@ impl Message {
                 } else {
                     [0.0; 3]
                 };
-                Body::Event(event_of(name, w.event_key, w.ticket, w.menu_id, location))
+                // Whitespace around an identifier is the XML's layout, not the value.
+                let key = w.event_key.map(|k| k.trim().to_owned());
+                Body::Event(event_of(name, key, w.ticket, w.menu_id, location, detail))
             }
             None => Body::Other { msg_type },
         };
@@ -461,12 +506,13 @@ impl Message {
             to_user,
             from_user,
             create_time,
-            // A blank MsgId identifies nothing: it is treated as absent.
-            msg_id: w
-                .msg_id
-                .filter(|id| !id.trim().is_empty())
-                .map(|id| identifier(id, "MsgId"))
-                .transpose()?,
+            // A blank MsgId identifies nothing: it is treated as absent. The job-finished
+            // events spell it MsgID.
+            msg_id: match (blank_is_none(w.msg_id), blank_is_none(w.msg_id_upper)) {
+                (Some(id), _) => Some(identifier(id, "MsgId")?),
+                (None, Some(id)) => Some(identifier(id, "MsgID")?),
+                (None, None) => None,
+            },
             body,
         })
     }
@@ -479,6 +525,7 @@ fn event_of(
     ticket: Option<String>,
     menu_id: Option<String>,
     [latitude, longitude, precision]: [f64; 3],
+    detail: WireDetail,
 ) -> Event {
     // WeChat's names are case-sensitive as sent; matching them regardless of case costs nothing
     // and no two events differ only by case.
@@ -504,8 +551,12 @@ fn event_of(
             key: key.unwrap_or_default(),
             menu_id,
         },
-        // The other known events carry nothing replyd reads but their key.
-        Some(_) | None => Event::Other { name, key },
+        // The other events are told apart by name; what they carry is their detail.
+        Some(_) | None => Event::Other {
+            name,
+            key,
+            detail: detail.into_detail(menu_id),
+        },
     }
 }
 
@@ -524,10 +575,20 @@ fn identifier(value: String, field: &'static str) -> Result<String, ParseError> 
     Ok(value)
 }
 
+/// A field every message carries, without the whitespace around it (the XML's layout, as in
+/// `<MsgType>\n<![CDATA[text]]>\n</MsgType>`).
 fn required(value: Option<String>, field: &'static str) -> Result<String, ParseError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => Ok(v),
-        _ => Err(ParseError::Missing(field)),
+    blank_is_none(value).ok_or(ParseError::Missing(field))
+}
+
+/// An identifier's value without surrounding whitespace; `None` when nothing is left.
+fn blank_is_none(value: Option<String>) -> Option<String> {
+    let v = value?;
+    let trimmed = v.trim();
+    match (trimmed.len(), v.len()) {
+        (0, _) => None,
+        (t, n) if t == n => Some(v),
+        _ => Some(trimmed.to_owned()),
     }
 }
 

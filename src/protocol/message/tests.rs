@@ -203,7 +203,11 @@ fn unsubscribe_and_unknown_names_are_carried_along() {
         m.event(),
         Some(&Event::Other {
             name: "scancode_push".into(),
-            key: Some("6".into())
+            key: Some("6".into()),
+            detail: Detail::ScanCode {
+                scan_type: "qrcode".into(),
+                scan_result: "1".into()
+            }
         })
     );
     let m = parse(xml("miniprogrampage", "<AppId>wx1</AppId>").as_bytes()).unwrap();
@@ -311,4 +315,147 @@ fn bad_bodies_say_what_is_wrong() {
             "{body}"
         );
     }
+}
+
+#[test]
+fn events_carry_their_fields() {
+    let detail = |file: &str| match sample(file).body {
+        Body::Event(Event::Other { detail, .. }) => detail,
+        other => panic!("{file}: {other:?}"),
+    };
+    let cases: Vec<(&str, Detail)> = vec![
+        (
+            "event_scancode_push.xml",
+            Detail::ScanCode {
+                scan_type: "qrcode".into(),
+                scan_result: "1".into(),
+            },
+        ),
+        (
+            "event_pic_sysphoto.xml",
+            Detail::Pictures {
+                count: 1,
+                md5: vec!["1b5f7c23b5bf75682a53e7b6d163e185".into()],
+            },
+        ),
+        (
+            "event_location_select.xml",
+            Detail::LocationSelect {
+                latitude: "23".into(),
+                longitude: "113".into(),
+                scale: "15".into(),
+                label: "广州市海珠区客村艺苑路 106号".into(),
+                poiname: String::new(),
+            },
+        ),
+        (
+            "event_view_miniprogram.xml",
+            Detail::Menu {
+                menu_id: "MENUID".into(),
+            },
+        ),
+        (
+            "event_templatesendjobfinish.xml",
+            Detail::Job {
+                status: "success".into(),
+            },
+        ),
+        (
+            "event_kf_create_session.xml",
+            Detail::Session {
+                account: Some("test1@test".into()),
+                from: None,
+                to: None,
+            },
+        ),
+        (
+            "event_kf_switch_session.xml",
+            Detail::Session {
+                account: None,
+                from: Some("test1@test".into()),
+                to: Some("test2@test".into()),
+            },
+        ),
+        (
+            "event_subscribe_msg_popup.xml",
+            Detail::Subscriptions(vec![
+                Subscription {
+                    template_id: "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc".into(),
+                    status: "accept".into(),
+                },
+                Subscription {
+                    template_id: "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI".into(),
+                    status: "reject".into(),
+                },
+            ]),
+        ),
+    ];
+    for (file, expected) in cases {
+        let got = detail(file);
+        assert_eq!(got, expected, "{file}");
+        assert!(!got.fields().is_empty(), "{file}");
+    }
+    assert_eq!(
+        detail("event_kf_switch_session.xml").fields(),
+        vec![
+            ("FromKfAccount", "test1@test".to_owned()),
+            ("ToKfAccount", "test2@test".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn job_finished_events_are_identified_by_their_msg_id() {
+    let m = sample("event_templatesendjobfinish.xml");
+    assert_eq!(m.msg_id.as_deref(), Some("200163836"));
+    // MsgId wins when both are present; a blank one gives way to MsgID.
+    let body = |ids: &str| {
+        format!(
+            "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+             <CreateTime>1</CreateTime><MsgType>event</MsgType>\
+             <Event>MASSSENDJOBFINISH</Event>{ids}</xml>"
+        )
+    };
+    let id = |ids: &str| parse(body(ids).as_bytes()).unwrap().msg_id;
+    assert_eq!(id("<MsgID>7</MsgID>").as_deref(), Some("7"));
+    assert_eq!(id("<MsgId>6</MsgId><MsgID>7</MsgID>").as_deref(), Some("6"));
+    assert_eq!(id("<MsgId> </MsgId><MsgID>7</MsgID>").as_deref(), Some("7"));
+    assert_eq!(
+        parse(body(&format!("<MsgID>{}</MsgID>", "9".repeat(65))).as_bytes()),
+        Err(ParseError::TooLong {
+            field: "MsgID",
+            len: 65,
+            max: MAX_IDENTIFIER_BYTES
+        })
+    );
+}
+
+#[test]
+fn whitespace_around_identifiers_is_not_part_of_them() {
+    let body = "<xml>\n<ToUserName>\n<![CDATA[gh_1]]>\n</ToUserName>\n\
+        <FromUserName> <![CDATA[oFollower]]>\t</FromUserName>\n\
+        <CreateTime> 1 </CreateTime>\n<MsgType>\n<![CDATA[text]]>\n</MsgType>\n\
+        <Content><![CDATA[ 流量 ]]></Content>\n<MsgId>\n 42 \n</MsgId>\n</xml>";
+    let m = parse(body.as_bytes()).unwrap();
+    assert_eq!(
+        (m.to_user.as_str(), m.from_user.as_str()),
+        ("gh_1", "oFollower")
+    );
+    assert_eq!(m.msg_id.as_deref(), Some("42"));
+    // The content is the follower's: kept exactly.
+    assert_eq!(
+        m.body,
+        Body::Text {
+            content: " 流量 ".into()
+        }
+    );
+    let event = "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+        <CreateTime>1</CreateTime><MsgType>\n<![CDATA[event]]>\n</MsgType>\
+        <Event>\n<![CDATA[CLICK]]>\n</Event><EventKey>\n<![CDATA[ABOUT_US]]>\n</EventKey></xml>";
+    assert_eq!(
+        parse(event.as_bytes()).unwrap().event(),
+        Some(&Event::Click {
+            key: "ABOUT_US".into()
+        })
+    );
 }
