@@ -17,7 +17,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use replyd::engine;
 use replyd::protocol::{Body, Event, Message};
 use replyd::ruleset::normalize::{fold, normalize};
-use replyd::ruleset::{Matcher, RuleReply, RuleSet, compile, sources_from};
+use replyd::ruleset::{KeyMatch, Matcher, RuleReply, RuleSet, compile, sources_from};
 
 const SIZES: &[usize] = &[10, 1_000, 10_000, 100_000];
 
@@ -77,7 +77,7 @@ impl<'a> Naive<'a> {
                 return self
                     .ranked
                     .iter()
-                    .find(|r| matches!(&r.matcher, Matcher::Event { name, key } if name.eq_ignore_ascii_case(e.name()) && key.as_deref().is_none_or(|k| Some(k) == e.key())))
+                    .find(|r| matches!(&r.matcher, Matcher::Event { name, key } if name.eq_ignore_ascii_case(e.name()) && match key { KeyMatch::Any => true, KeyMatch::Exact(k) => Some(k.as_str()) == e.key(), _ => false }))
                     .map(|r| (&*r.id, reply_text(r, None)));
             }
             _ => return None,
@@ -102,7 +102,10 @@ impl<'a> Naive<'a> {
                         .and_then(|p| p.regex.captures(&normalized))
                         .map(|c| (&*r.id, reply_text(r, Some(&c))));
                 }
-                Matcher::Event { .. } | Matcher::MsgType(_) => false,
+                Matcher::Event { .. }
+                | Matcher::Scene(_)
+                | Matcher::MsgType(_)
+                | Matcher::AnyMessage => false,
             };
             matched.then(|| (&*r.id, reply_text(r, None)))
         })
@@ -137,8 +140,9 @@ fn bench(c: &mut Criterion) {
                 })),
             ),
         ];
+        let cx = engine::Context::at(jiff::Timestamp::now());
         for (kind, m) in &probes {
-            let ours = engine::respond(&set, m)
+            let ours = engine::respond(&set, m, &cx)
                 .winner
                 .map(|(r, _)| r.id.to_string());
             let theirs = naive.respond(m).map(|(id, _)| id.to_owned());
@@ -159,7 +163,7 @@ fn bench(c: &mut Criterion) {
             .sample_size(30);
         for (kind, m) in &probes {
             group.bench_with_input(BenchmarkId::new("replyd", kind), m, |b, m| {
-                b.iter(|| black_box(engine::respond(&set, black_box(m)).reply.is_some()))
+                b.iter(|| black_box(engine::respond(&set, black_box(m), &cx).reply.is_some()))
             });
             group.bench_with_input(BenchmarkId::new("naive", kind), m, |b, m| {
                 b.iter(|| black_box(naive.respond(black_box(m))))

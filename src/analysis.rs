@@ -6,17 +6,45 @@
 
 use std::collections::HashMap;
 
+use jiff::Timestamp;
+
 use crate::diag::{Code, Diagnostic};
 use crate::engine::{self, Candidate, Decider};
 use crate::protocol::{Body, Event, Message, Reply};
 use crate::ruleset::normalize::{fold, normalize};
-use crate::ruleset::{Expect, MatchKind, Matcher, RuleSet, RuleTest, TestInput};
+use crate::ruleset::{Expect, KeyMatch, MatchKind, Matcher, RuleSet, RuleTest, TestInput};
 
-/// Runs every `[[test]]` and returns a `test-failed` diagnostic for each failure.
-pub fn run_tests(set: &RuleSet) -> Vec<Diagnostic> {
+/// Runs every `[[test]]` (at its `at`, or at `now`) and returns a `test-failed` diagnostic
+/// for each failure.
+pub fn run_tests(set: &RuleSet, now: Timestamp) -> Vec<Diagnostic> {
     set.tests()
         .iter()
-        .filter_map(|t| run_test(set, t).err().map(|d| *d))
+        .filter_map(|t| run_test(set, t, now).err().map(|d| *d))
+        .collect()
+}
+
+/// Campaigns whose `until` has passed at `now`: they never answer again.
+pub fn expired(set: &RuleSet, now: Timestamp) -> Vec<Diagnostic> {
+    set.rules()
+        .iter()
+        .filter_map(|r| {
+            let until = r.when.until.filter(|u| *u <= now)?;
+            let span = r.until_span.clone()?;
+            Some(
+                Diagnostic::new(
+                    Code::Expired,
+                    r.origin.location.file,
+                    span,
+                    format!(
+                        "the campaign of rule `{}` ended at {until}: it never answers again",
+                        r.id
+                    ),
+                )
+                .with_help(
+                    "delete the rule (git keeps it), or move `until` if the campaign goes on",
+                ),
+            )
+        })
         .collect()
 }
 
@@ -32,11 +60,19 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (index, rule) in set.rules().iter().enumerate().filter(|(_, r)| r.enabled) {
         let index = index as u32;
-        // The best candidate for a message, and this rule's own candidate there.
+        // The candidate that always takes a message from this rule (the best one above it
+        // that answers whatever the time, follower or match; this rule's own when there is
+        // none), and this rule's own candidate there.
         let probe = |m: &Message| {
-            let all = engine::candidates(set, m);
-            let own = all.iter().copied().find(|c| c.rule == index);
-            all.first().copied().zip(own)
+            let all = engine::candidates(set, m, None);
+            let at = all.iter().position(|c| c.candidate.rule == index)?;
+            let own = all[at].candidate;
+            let taker = all[..at]
+                .iter()
+                .map(|r| r.candidate)
+                .find(|c| set.rule(c.rule).unconditional())
+                .unwrap_or(own);
+            Some((taker, own))
         };
         match &rule.matcher {
             Matcher::Exact(keywords) | Matcher::Prefix(keywords) | Matcher::Contains(keywords) => {
@@ -99,7 +135,13 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
                 }
             }
             Matcher::Event { name, key } => {
-                let m = message(Body::Event(Event::new(name, key.as_deref())));
+                // Key prefixes and regexes cover keys no probe enumerates: not analysed.
+                let key = match key {
+                    KeyMatch::Any => None,
+                    KeyMatch::Exact(k) => Some(k.as_str()),
+                    KeyMatch::Prefix(_) | KeyMatch::Regex(_) => continue,
+                };
+                let m = message(Body::Event(Event::new(name, key)));
                 if let Some((w, own)) = probe(&m).filter(|(w, _)| w.rule != index) {
                     let what = match key {
                         Some(k) => format!("rule `{}` (event {name} with key {k:?})", rule.id),
@@ -114,6 +156,7 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
                     ));
                 }
             }
+            Matcher::MsgType(t) if t.eq_ignore_ascii_case("text") => {}
             Matcher::MsgType(t) => {
                 if let Some((w, own)) =
                     probe(&message(body_of_type(t))).filter(|(w, _)| w.rule != index)
@@ -128,7 +171,7 @@ pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
                     ));
                 }
             }
-            Matcher::Regex(_) => {}
+            Matcher::Regex(_) | Matcher::Scene(_) | Matcher::AnyMessage => {}
         }
     }
     out
@@ -193,9 +236,10 @@ fn message(body: Body) -> Message {
 }
 
 /// Runs one `[[test]]` through the engine, exactly as `serve` would answer it.
-fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
+fn run_test(set: &RuleSet, test: &RuleTest, now: Timestamp) -> Result<(), Box<Diagnostic>> {
     let message = test_message(&test.input);
-    let answer = engine::respond(set, &message);
+    let cx = engine::Context::at(test.at.unwrap_or(now));
+    let answer = engine::respond(set, &message, &cx);
     let actual = match (&answer.winner, &answer.reply) {
         (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
         (None, Some(_)) => "the fall-through to customer service (transfer)".to_owned(),
@@ -212,6 +256,11 @@ fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
         TestInput::Event { name, key: Some(k) } => format!("the event {name} with key {k:?}"),
         TestInput::Event { name, key: None } => format!("the event {name}"),
         TestInput::MsgType(t) => format!("a message of type {t}"),
+        TestInput::Scene(x) => format!("a follow by the QR code of scene {x:?}"),
+    };
+    let describe_input = match test.at {
+        Some(at) => format!("{describe_input} at {at}"),
+        None => describe_input,
     };
     let expected = match &test.expect {
         Expect::Rule(id) => format!("rule `{id}`"),
@@ -220,10 +269,15 @@ fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
     };
     let location = &test.origin.location;
     if !passed {
-        let ranking: Vec<String> = engine::candidates(set, &message)
+        let ranking: Vec<String> = engine::candidates(set, &message, Some(&cx))
             .iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, ranked)| {
+                let c = &ranked.candidate;
+                let skipped = ranked
+                    .skipped
+                    .map(|s| format!(": skipped, {}", s.phrase()))
+                    .unwrap_or_default();
                 let r = set.rule(c.rule);
                 let item = r
                     .matcher
@@ -231,7 +285,7 @@ fn run_test(set: &RuleSet, test: &RuleTest) -> Result<(), Box<Diagnostic>> {
                     .map(|t| format!(" {t:?}"))
                     .unwrap_or_default();
                 format!(
-                    "{}. `{}` (priority {}, {}{item})",
+                    "{}. `{}` (priority {}, {}{item}){skipped}",
                     i + 1,
                     r.id,
                     r.priority,
@@ -283,6 +337,10 @@ pub fn test_message(input: &TestInput) -> Message {
         TestInput::Text(t) => Body::Text { content: t.clone() },
         TestInput::Event { name, key } => Body::Event(Event::new(name, key.as_deref())),
         TestInput::MsgType(t) => body_of_type(t),
+        TestInput::Scene(x) => Body::Event(Event::Subscribe {
+            key: Some(format!("qrscene_{x}")),
+            ticket: None,
+        }),
     })
 }
 
@@ -339,6 +397,7 @@ pub fn reply_text(reply: &Reply<'_>) -> String {
             .map(|c| c.as_ref())
             .collect(),
         Reply::Transfer { kf_account } => kf_account.iter().map(|c| c.as_ref()).collect(),
+        Reply::Ai => Vec::new(),
     };
     parts.join("\n")
 }

@@ -120,7 +120,7 @@ pub enum TryFormat {
 
 /// `replyd try`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event", "msg_type", "xml"]))]
+#[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event", "msg_type", "scene", "xml"]))]
 pub struct TryArgs {
     /// The rules directory [default: the one of the config serve would read].
     #[arg(long, value_name = "DIR")]
@@ -141,9 +141,15 @@ pub struct TryArgs {
     /// A message of another type: image, voice, video, shortvideo, location, link.
     #[arg(long, value_name = "TYPE")]
     pub msg_type: Option<String>,
+    /// A follow by parametric QR code: subscribe with EventKey qrscene_SCENE.
+    #[arg(long, value_name = "SCENE")]
+    pub scene: Option<String>,
     /// A raw WeChat XML message; `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     pub xml: Option<PathBuf>,
+    /// Answer as at this time (RFC 3339: 2026-12-05T20:00:00+08:00 or …Z) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<jiff::Timestamp>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TryFormat::Human)]
     pub format: TryFormat,

@@ -31,6 +31,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod cooldown;
 pub mod dedup;
 pub mod diag;
 pub mod engine;

@@ -84,6 +84,16 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
 ///
 /// When a path does not exist or cannot be read at all.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    load_paths_at(paths, jiff::Timestamp::now())
+}
+
+/// [`load_paths`] as at `now`: the `[[test]]`s without `at` run at it, and campaigns over by
+/// then are reported.
+///
+/// # Errors
+///
+/// When a path does not exist or cannot be read at all.
+pub fn load_paths_at(paths: &[PathBuf], now: jiff::Timestamp) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
     let compiled = compile(&sources);
     diagnostics.extend(compiled.diagnostics);
@@ -107,8 +117,9 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
                 .into_iter()
                 .filter(|d| d.location.as_ref().is_none_or(|l| !errors_at.contains(l))),
         );
+        diagnostics.extend(analysis::expired(set, now));
         if compiled.complete {
-            let failures = analysis::run_tests(set);
+            let failures = analysis::run_tests(set, now);
             summary.tests_run = set.tests().len();
             summary.tests_failed = failures.len();
             diagnostics.extend(failures);

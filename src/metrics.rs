@@ -31,6 +31,8 @@ pub struct Metrics {
     pub bad_requests: IntCounterVec,
     /// Retries answered from the retry cache.
     pub retries: IntCounter,
+    /// Text replies cut to WeChat's limit, by rule.
+    pub clipped: IntCounterVec,
     /// Reloads by `result` (applied, rejected, unreadable).
     pub reloads: IntCounterVec,
     /// Rules in the served set.
@@ -131,6 +133,11 @@ impl Metrics {
                 "replyd_bad_requests_total",
                 "Requests refused with a 4xx, by reason",
                 "reason",
+            ),
+            clipped: counter_vec(
+                "replyd_replies_clipped_total",
+                "Text replies that rendered over WeChat's 2047 bytes and were cut, by rule",
+                "rule",
             ),
             reloads: counter_vec("replyd_reloads_total", "Rule reloads, by result", "result"),
             rules: gauge("replyd_rules", "Rules in the served set"),

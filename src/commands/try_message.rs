@@ -11,11 +11,11 @@ use serde_json::json;
 use super::{Exit, UsageError};
 use crate::analysis::test_message;
 use crate::cli::{TryArgs, TryFormat};
-use crate::engine::{self, Answer, Candidate};
+use crate::engine::{self, Answer, Candidate, Ranked};
 use crate::load;
 use crate::protocol::{self, Body, Message, MsgType, reply};
 use crate::ruleset::normalize::normalize;
-use crate::ruleset::{RuleSet, TestInput};
+use crate::ruleset::{RuleSet, Skip, TestInput};
 
 /// Runs `try`.
 ///
@@ -44,8 +44,10 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
             rules.display()
         ));
     };
-    let answer = engine::respond(&set, &message);
-    let candidates = engine::candidates(&set, &message);
+    let at = args.at.unwrap_or_else(jiff::Timestamp::now);
+    let cx = engine::Context::at(at);
+    let answer = engine::respond(&set, &message, &cx);
+    let candidates = engine::candidates(&set, &message, Some(&cx));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -54,7 +56,7 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
         None => "success".to_owned(),
     };
     let report = match args.format {
-        TryFormat::Human => human(&set, &message, &answer, &candidates, &reply_xml),
+        TryFormat::Human => human(&set, &message, args.at, &answer, &candidates, &reply_xml),
         TryFormat::Json => json_report(&set, &message, &answer, &candidates, &reply_xml),
     };
     writeln!(std::io::stdout().lock(), "{report}").context("cannot write the report")?;
@@ -88,6 +90,9 @@ fn message_of(args: &TryArgs) -> anyhow::Result<Message> {
             name: name.clone(),
             key: args.key.clone(),
         },
+        (None, None, None) if args.scene.is_some() => {
+            TestInput::Scene(args.scene.clone().unwrap_or_default())
+        }
         (_, _, Some(t)) => match MsgType::parse_ignore_case(t) {
             Some(MsgType::Event) => return usage("--msg-type event: use --event NAME"),
             Some(MsgType::Text) => {
@@ -95,7 +100,7 @@ fn message_of(args: &TryArgs) -> anyhow::Result<Message> {
             }
             _ => TestInput::MsgType(t.clone()),
         },
-        _ => return usage("give a TEXT, --event, --msg-type or --xml"),
+        _ => return usage("give a TEXT, --event, --msg-type, --scene or --xml"),
     };
     Ok(test_message(&input))
 }
@@ -146,11 +151,15 @@ fn fall_through(message: &Message) -> &'static str {
 fn human(
     set: &RuleSet,
     message: &Message,
+    at: Option<jiff::Timestamp>,
     answer: &Answer<'_>,
-    candidates: &[Candidate],
+    candidates: &[Ranked],
     reply_xml: &str,
 ) -> String {
     let mut out = format!("message:  {}\n", describe(message));
+    if let Some(at) = at {
+        out.push_str(&format!("at:       {at}\n"));
+    }
     if let Some(e) = message.event() {
         for (name, value) in e.detail().fields() {
             out.push_str(&format!("  {name}: {value:?}\n"));
@@ -159,7 +168,11 @@ fn human(
     match &answer.winner {
         Some((_, w)) => {
             out.push_str(&format!("answered: {}\n", describe_candidate(set, w)));
-            let losers: Vec<&Candidate> = candidates.iter().filter(|c| *c != w).collect();
+            let losers: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|c| c.candidate != *w && c.skipped.is_none())
+                .map(|c| &c.candidate)
+                .collect();
             if !losers.is_empty() {
                 out.push_str("beaten:\n");
                 for c in losers {
@@ -173,6 +186,20 @@ fn human(
         }
         None => out.push_str(&format!("answered: nothing: {}\n", fall_through(message))),
     }
+    let skipped: Vec<&Ranked> = candidates.iter().filter(|c| c.skipped.is_some()).collect();
+    if !skipped.is_empty() {
+        out.push_str("skipped:\n");
+        for c in skipped {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                describe_candidate(set, &c.candidate),
+                c.skipped.map_or("", Skip::phrase)
+            ));
+        }
+    }
+    if answer.clipped {
+        out.push_str("note:     the reply text was cut to WeChat's 2047 bytes\n");
+    }
     let kind = answer.reply.as_ref().map_or("success", |r| r.msg_type());
     out.push_str(&format!("reply ({kind}):\n{reply_xml}"));
     out
@@ -182,7 +209,7 @@ fn json_report(
     set: &RuleSet,
     message: &Message,
     answer: &Answer<'_>,
-    candidates: &[Candidate],
+    candidates: &[Ranked],
     reply_xml: &str,
 ) -> String {
     let candidate = |c: &Candidate| {
@@ -199,11 +226,22 @@ fn json_report(
     let winner = answer.winner.as_ref().map(|(_, w)| w);
     let beaten: Vec<serde_json::Value> = candidates
         .iter()
-        .filter(|c| Some(*c) != winner)
+        .filter(|c| Some(&c.candidate) != winner)
         .map(|c| {
-            let mut v = candidate(c);
-            if let (Some(w), Some(obj)) = (winner, v.as_object_mut()) {
-                obj.insert("lost_because".into(), json!(w.decided_by(c).loser_phrase()));
+            let mut v = candidate(&c.candidate);
+            if let Some(obj) = v.as_object_mut() {
+                match (c.skipped, winner) {
+                    (Some(s), _) => {
+                        obj.insert("skipped_because".into(), json!(s.phrase()));
+                    }
+                    (None, Some(w)) => {
+                        obj.insert(
+                            "lost_because".into(),
+                            json!(w.decided_by(&c.candidate).loser_phrase()),
+                        );
+                    }
+                    (None, None) => {}
+                }
             }
             v
         })

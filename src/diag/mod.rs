@@ -94,7 +94,7 @@ codes! {
     EmptyValue = "empty-value", Error;
     /// `match.key` without `match.event`, or `case_sensitive` on a rule it cannot affect.
     MisplacedKey = "misplaced-key", Error;
-    /// `match.msg_type` names `text` or `event`, which have matchers of their own.
+    /// `match.msg_type` names `event`, which has matchers of its own.
     InvalidMsgType = "invalid-msg-type", Error;
     /// A regex that does not compile.
     InvalidRegex = "invalid-regex", Error;
@@ -126,6 +126,27 @@ codes! {
     UnknownName = "unknown-name", Warning;
     /// The rules directory holds no rule files.
     NoRuleFiles = "no-rule-files", Warning;
+    /// A `[[schedule]]` that is malformed: a bad name, day, time, date or zone.
+    InvalidSchedule = "invalid-schedule", Error;
+    /// Two schedules with the same name.
+    DuplicateSchedule = "duplicate-schedule", Error;
+    /// `during` or `outside` naming no schedule.
+    UnknownSchedule = "unknown-schedule", Error;
+    /// A rule's time window that cannot hold: `until` not after `from`, a time without an
+    /// offset, `during` and `outside` together.
+    InvalidWindow = "invalid-window", Error;
+    /// A `cooldown` that is not a duration (`30s`, `10m`, `1h`, `1d`) or is out of range.
+    InvalidCooldown = "invalid-cooldown", Error;
+    /// A `reply.random` list of fewer than 2 or more than 10 replies, or holding `transfer`,
+    /// `ai`, `none` or another `random`.
+    InvalidRandom = "invalid-random", Error;
+    /// A campaign whose `until` has passed: it never answers again.
+    Expired = "expired", Warning;
+    /// A reply on an event for which WeChat never shows one (unsubscribe, the job-finished
+    /// reports, kf_*, subscribe_msg_*).
+    ReplyNotShown = "reply-not-shown", Warning;
+    /// `*` or `?` in `match.key` or `match.scene`: compared literally, not as a wildcard.
+    WildcardKey = "wildcard-key", Warning;
 }
 
 impl fmt::Display for Code {

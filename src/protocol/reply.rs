@@ -64,6 +64,9 @@ pub enum Reply<'a> {
         /// A `KfAccount` (`prefix@account`) to hand it to one agent.
         kf_account: Option<Cow<'a, str>>,
     },
+    /// `transfer_biz_ai_ivr`: hand the message to WeChat's AI reply for the account (switched
+    /// on in the console; the envelope alone, like an untargeted transfer).
+    Ai,
 }
 
 /// One item of a news reply.
@@ -96,11 +99,13 @@ pub enum ReplyKind {
     News,
     /// `transfer_customer_service`.
     Transfer,
+    /// `transfer_biz_ai_ivr`.
+    Ai,
 }
 
 impl ReplyKind {
     /// Every kind.
-    pub const ALL: [ReplyKind; 7] = [
+    pub const ALL: [ReplyKind; 8] = [
         ReplyKind::Text,
         ReplyKind::Image,
         ReplyKind::Voice,
@@ -108,6 +113,7 @@ impl ReplyKind {
         ReplyKind::Music,
         ReplyKind::News,
         ReplyKind::Transfer,
+        ReplyKind::Ai,
     ];
 
     /// The kind whose `MsgType` this is.
@@ -127,6 +133,7 @@ impl ReplyKind {
             ReplyKind::Music => "music",
             ReplyKind::News => "news",
             ReplyKind::Transfer => "transfer_customer_service",
+            ReplyKind::Ai => "transfer_biz_ai_ivr",
         }
     }
 }
@@ -142,6 +149,7 @@ impl Reply<'_> {
             Reply::Music { .. } => ReplyKind::Music,
             Reply::News { .. } => ReplyKind::News,
             Reply::Transfer { .. } => ReplyKind::Transfer,
+            Reply::Ai => ReplyKind::Ai,
         }
     }
 
@@ -222,6 +230,7 @@ pub fn render(reply: &Reply<'_>, to_user: &str, from_user: &str, create_time: u6
                 w.0.push_str("</TransInfo>\n");
             }
         }
+        Reply::Ai => {}
     }
     w.0.push_str("</xml>");
     w.0
@@ -364,6 +373,7 @@ pub fn parse(xml: &str) -> Result<ParsedReply, ReplyParseError> {
         ReplyKind::Transfer => Reply::Transfer {
             kf_account: w.trans_info.and_then(|t| t.kf_account).map(owned),
         },
+        ReplyKind::Ai => Reply::Ai,
     };
     Ok(ParsedReply {
         create_time: w.create_time.trim().parse().map_err(|_| {

@@ -223,6 +223,36 @@ impl EventKind {
         }
     }
 
+    /// Whether WeChat shows the follower a passive reply to this event. It does not for an
+    /// unfollow, the job-finished reports, the customer-service session events, the
+    /// subscription-message events and a mini-program link: a reply there is never seen.
+    pub fn shows_reply(self) -> bool {
+        match self {
+            EventKind::Unsubscribe
+            | EventKind::ViewMiniprogram
+            | EventKind::KfCreateSession
+            | EventKind::KfCloseSession
+            | EventKind::KfSwitchSession
+            | EventKind::MassSendJobFinish
+            | EventKind::TemplateSendJobFinish
+            | EventKind::PublishJobFinish
+            | EventKind::SubscribeMsgPopup
+            | EventKind::SubscribeMsgChange
+            | EventKind::SubscribeMsgSent => false,
+            EventKind::Subscribe
+            | EventKind::Scan
+            | EventKind::Location
+            | EventKind::Click
+            | EventKind::View
+            | EventKind::ScancodePush
+            | EventKind::ScancodeWaitmsg
+            | EventKind::PicSysphoto
+            | EventKind::PicPhotoOrAlbum
+            | EventKind::PicWeixin
+            | EventKind::LocationSelect => true,
+        }
+    }
+
     /// The event WeChat names so, in any ASCII case (no two events differ only by case, and a
     /// rule file may write `click` for `CLICK`).
     pub fn parse(name: &str) -> Option<EventKind> {

@@ -28,6 +28,7 @@ pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
 /// The most memory the regex set's lazy DFA may cache per searching thread.
 pub const REGEX_SET_DFA_LIMIT: usize = 64 << 20;
 
+use super::key_index::KeyIndex;
 use super::normalize::{fold, normalize};
 use super::{Matcher, Rule};
 
@@ -76,8 +77,10 @@ pub struct Index {
     prefix: Halves<PrefixMap>,
     contains: Halves<Option<Automaton>>,
     regex: Option<RegexIndex>,
-    events: HashMap<String, EventEntry>,
+    events: HashMap<String, KeyIndex>,
+    scenes: KeyIndex,
     msg_types: HashMap<String, Vec<u32>>,
+    any_message: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -125,12 +128,6 @@ struct RegexIndex {
     /// The highest priority of any regex rule: a literal match at this priority or above
     /// cannot be beaten by a regex, so the set need not run.
     max_priority: i64,
-}
-
-#[derive(Debug, Default)]
-struct EventEntry {
-    keyed: HashMap<String, Vec<u32>>,
-    any: Vec<u32>,
 }
 
 /// Errors while building the index. Only a regex set too large for its size limit can fail.
@@ -219,13 +216,13 @@ impl Index {
                         owners.push((r, i as u32));
                     }
                 }
-                Matcher::Event { name, key } => {
-                    let entry = index.events.entry(name.to_ascii_lowercase()).or_default();
-                    match key {
-                        Some(k) => entry.keyed.entry(k.clone()).or_default().push(r),
-                        None => entry.any.push(r),
-                    }
-                }
+                Matcher::Event { name, key } => index
+                    .events
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .add(r, key),
+                Matcher::Scene(key) => index.scenes.add(r, key),
+                Matcher::AnyMessage => index.any_message.push(r),
                 Matcher::MsgType(t) => index
                     .msg_types
                     .entry(t.to_ascii_lowercase())
@@ -330,17 +327,14 @@ impl Index {
         }
     }
 
-    /// Event rules for an event name (any ASCII case) and key: those with this exact key, and
-    /// those without a key.
-    pub fn events(&self, name: &str, key: Option<&str>) -> (&[u32], &[u32]) {
-        match self.events.get(lowercase(name).as_ref()) {
-            Some(e) => (
-                key.and_then(|k| e.keyed.get(k))
-                    .map_or(&[][..], Vec::as_slice),
-                &e.any,
-            ),
-            None => (&[], &[]),
-        }
+    /// The key rules of an event name (any ASCII case).
+    pub fn event(&self, name: &str) -> Option<&KeyIndex> {
+        self.events.get(lowercase(name).as_ref())
+    }
+
+    /// The scene rules.
+    pub fn scenes(&self) -> &KeyIndex {
+        &self.scenes
     }
 
     /// `msg_type` rules for a message type (any ASCII case).
@@ -348,6 +342,11 @@ impl Index {
         self.msg_types
             .get(lowercase(msg_type).as_ref())
             .map_or(&[][..], Vec::as_slice)
+    }
+
+    /// `msg_type = "*"` rules.
+    pub fn any_message(&self) -> &[u32] {
+        &self.any_message
     }
 }
 

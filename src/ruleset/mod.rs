@@ -11,9 +11,12 @@
 
 mod compile;
 mod index;
+mod key_index;
 pub mod normalize;
 mod raw;
+pub mod schedule;
 pub mod template;
+mod when;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -23,12 +26,16 @@ use crate::diag::Location;
 
 pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, sources_from};
 pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
+pub use key_index::{KeyHit, KeyHow, KeyIndex};
+pub use schedule::Schedule;
 pub use template::Template;
+pub use when::{Gate, Skip, When};
 
 /// The rules answering messages: immutable once compiled, shared behind an `Arc`.
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    schedules: Vec<Schedule>,
     tests: Vec<RuleTest>,
     files: Vec<FileSummary>,
     index: Index,
@@ -43,6 +50,11 @@ impl RuleSet {
     /// The rule at an index the [`Index`] handed out.
     pub fn rule(&self, index: u32) -> &Rule {
         &self.rules[index as usize]
+    }
+
+    /// Every `[[schedule]]`, in the order written; [`Gate::schedule`] indexes it.
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
     }
 
     /// The `[[test]]` entries of every file.
@@ -109,8 +121,26 @@ pub struct Rule {
     pub matcher: Matcher,
     /// How it answers.
     pub reply: RuleReply,
+    /// When it may answer: a schedule (`during`, `outside`) and a campaign window (`from`,
+    /// `until`).
+    pub when: When,
+    /// `cooldown`: after answering a follower, not a candidate for that follower for this long.
+    pub cooldown: Option<std::time::Duration>,
+    /// `voice = true`: a text rule that also answers voice messages by their `Recognition`.
+    pub voice: bool,
+    /// Where `until` was written, for the `expired` warning.
+    pub until_span: Option<Range<usize>>,
     /// Where it was written.
     pub origin: Origin,
+}
+
+impl Rule {
+    /// Whether the rule answers every message it matches, whatever the time, the follower or
+    /// the match: no schedule, window or cooldown, and a reply that cannot render empty. Only
+    /// such a rule can shadow another.
+    pub fn unconditional(&self) -> bool {
+        self.when.is_always() && self.cooldown.is_none() && !self.reply.can_render_empty()
+    }
 }
 
 /// A rule's matcher: exactly one kind.
@@ -124,15 +154,33 @@ pub enum Matcher {
     Contains(Vec<Keyword>),
     /// A regex matches the normalised text (case kept).
     Regex(Vec<Pattern>),
-    /// An event, optionally with a specific `EventKey`.
+    /// An event, optionally with its `EventKey` compared.
     Event {
         /// The event name as written (compared without regard to ASCII case).
         name: String,
-        /// The `EventKey`, compared exactly.
-        key: Option<String>,
+        /// How the `EventKey` is compared.
+        key: KeyMatch,
     },
-    /// A user message of another type (image, voice, …).
+    /// A follow by parametric QR code (subscribe with `EventKey` `qrscene_X`) or a scan of one
+    /// by a follower (SCAN with `EventKey` `X`), comparing X.
+    Scene(KeyMatch),
+    /// A user message of one type (image, voice, …, or text).
     MsgType(String),
+    /// `msg_type = "*"`: every user message, of any type, known or not; never an event.
+    AnyMessage,
+}
+
+/// How an event rule compares the `EventKey` (or a scene rule the scene).
+#[derive(Debug)]
+pub enum KeyMatch {
+    /// Any key, or none (`match.event` alone).
+    Any,
+    /// `match.key` / `match.scene`: equal.
+    Exact(String),
+    /// `match.key_prefix` / `match.scene_prefix`: starts with.
+    Prefix(String),
+    /// `match.key_regex` / `match.scene_regex`: matches; its captures fill the reply.
+    Regex(Pattern),
 }
 
 /// The kind of a matcher, which also orders specificity at equal priority.
@@ -148,10 +196,22 @@ pub enum MatchKind {
     Regex,
     /// `event` with `key`.
     EventKey,
-    /// `event` without `key`.
+    /// `event` with `key_prefix`.
+    EventKeyPrefix,
+    /// `event` with `key_regex`.
+    EventKeyRegex,
+    /// `event` without a key.
     Event,
-    /// `msg_type`.
+    /// `scene`.
+    Scene,
+    /// `scene_prefix`.
+    ScenePrefix,
+    /// `scene_regex`.
+    SceneRegex,
+    /// `msg_type` naming a type.
     MsgType,
+    /// `msg_type = "*"`.
+    AnyMessage,
 }
 
 impl MatchKind {
@@ -163,19 +223,29 @@ impl MatchKind {
             MatchKind::Contains => "contains",
             MatchKind::Regex => "regex",
             MatchKind::EventKey => "event+key",
+            MatchKind::EventKeyPrefix => "event+key_prefix",
+            MatchKind::EventKeyRegex => "event+key_regex",
             MatchKind::Event => "event",
+            MatchKind::Scene => "scene",
+            MatchKind::ScenePrefix => "scene_prefix",
+            MatchKind::SceneRegex => "scene_regex",
             MatchKind::MsgType => "msg_type",
+            MatchKind::AnyMessage => "msg_type *",
         }
     }
 
-    /// Rank among matchers that can answer the same message: exact > prefix > contains >
-    /// regex; an event rule with key > one without.
+    /// Rank among matchers that can answer the same message. Text: exact, then prefix,
+    /// contains, regex, a message type, `*` (a `msg_type` rule ranks below every keyword
+    /// rule). Events: an exact key or scene, then a key or scene prefix, a key or scene regex,
+    /// no key.
     pub fn specificity(self) -> u8 {
         match self {
-            MatchKind::Exact => 4,
-            MatchKind::Prefix => 3,
-            MatchKind::Contains | MatchKind::EventKey => 2,
-            MatchKind::Regex | MatchKind::Event | MatchKind::MsgType => 1,
+            MatchKind::Exact | MatchKind::EventKey | MatchKind::Scene => 6,
+            MatchKind::Prefix | MatchKind::EventKeyPrefix | MatchKind::ScenePrefix => 5,
+            MatchKind::Contains | MatchKind::EventKeyRegex | MatchKind::SceneRegex => 4,
+            MatchKind::Regex | MatchKind::Event => 3,
+            MatchKind::MsgType => 2,
+            MatchKind::AnyMessage => 1,
         }
     }
 }
@@ -188,18 +258,43 @@ impl Matcher {
             Matcher::Prefix(_) => MatchKind::Prefix,
             Matcher::Contains(_) => MatchKind::Contains,
             Matcher::Regex(_) => MatchKind::Regex,
-            Matcher::Event { key: Some(_), .. } => MatchKind::EventKey,
-            Matcher::Event { key: None, .. } => MatchKind::Event,
+            Matcher::Event { key, .. } => match key {
+                KeyMatch::Any => MatchKind::Event,
+                KeyMatch::Exact(_) => MatchKind::EventKey,
+                KeyMatch::Prefix(_) => MatchKind::EventKeyPrefix,
+                KeyMatch::Regex(_) => MatchKind::EventKeyRegex,
+            },
+            Matcher::Scene(key) => match key {
+                KeyMatch::Any | KeyMatch::Exact(_) => MatchKind::Scene,
+                KeyMatch::Prefix(_) => MatchKind::ScenePrefix,
+                KeyMatch::Regex(_) => MatchKind::SceneRegex,
+            },
             Matcher::MsgType(_) => MatchKind::MsgType,
+            Matcher::AnyMessage => MatchKind::AnyMessage,
         }
     }
 
     /// Whether the rule answers user messages (anything but events).
     pub fn answers_user_messages(&self) -> bool {
-        !matches!(self, Matcher::Event { .. })
+        !matches!(self, Matcher::Event { .. } | Matcher::Scene(_))
     }
 
-    /// The keyword or pattern `item` of a literal or regex matcher, as written.
+    /// The regex whose captures fill the reply's `${…}`: each of a `match.regex` list, or the
+    /// key or scene regex.
+    pub fn capture_patterns(&self) -> &[Pattern] {
+        match self {
+            Matcher::Regex(p) => p,
+            Matcher::Event {
+                key: KeyMatch::Regex(p),
+                ..
+            }
+            | Matcher::Scene(KeyMatch::Regex(p)) => std::slice::from_ref(p),
+            _ => &[],
+        }
+    }
+
+    /// The keyword or pattern `item` of a literal or regex matcher (or the key or scene), as
+    /// written.
     pub fn item_text(&self, item: u32) -> Option<&str> {
         let i = item as usize;
         match self {
@@ -207,7 +302,12 @@ impl Matcher {
                 k.get(i).map(|k| k.text.as_str())
             }
             Matcher::Regex(p) => p.get(i).map(|p| p.regex.as_str()),
-            Matcher::Event { .. } | Matcher::MsgType(_) => None,
+            Matcher::Event { key, .. } | Matcher::Scene(key) => match key {
+                KeyMatch::Any => None,
+                KeyMatch::Exact(k) | KeyMatch::Prefix(k) => Some(k),
+                KeyMatch::Regex(p) => Some(p.regex.as_str()),
+            },
+            Matcher::MsgType(_) | Matcher::AnyMessage => None,
         }
     }
 }
@@ -276,8 +376,12 @@ pub enum RuleReply {
         /// `kf_account`.
         kf_account: Option<Template>,
     },
+    /// `reply.ai = {}`: hand over to WeChat's AI reply for the account.
+    Ai,
     /// `reply.none = true`: answer `success`.
     None,
+    /// `reply.random`: one of 2–10 replies, picked per message.
+    Random(Vec<RuleReply>),
 }
 
 impl RuleReply {
@@ -291,7 +395,19 @@ impl RuleReply {
             RuleReply::Music { .. } => "music",
             RuleReply::News(_) => "news",
             RuleReply::Transfer { .. } => "transfer",
+            RuleReply::Ai => "ai",
             RuleReply::None => "none",
+            RuleReply::Random(_) => "random",
+        }
+    }
+
+    /// Whether the reply can render as an empty text (a template made only of captures, which
+    /// may be empty): the engine then checks each rendering, and the rule cannot shadow others.
+    pub fn can_render_empty(&self) -> bool {
+        match self {
+            RuleReply::Text(t) => t.can_render_empty(),
+            RuleReply::Random(list) => list.iter().any(RuleReply::can_render_empty),
+            _ => false,
         }
     }
 }
@@ -318,6 +434,8 @@ pub struct RuleTest {
     pub expect: Expect,
     /// A piece of text the reply must contain.
     pub reply_contains: Option<String>,
+    /// `at`: when the message arrives (default: when the test runs).
+    pub at: Option<jiff::Timestamp>,
     /// Where the test was written.
     pub origin: Origin,
     /// Span of the `expect` value.
@@ -338,6 +456,8 @@ pub enum TestInput {
     },
     /// `msg_type = "…"`: a message of another type.
     MsgType(String),
+    /// `scene = "…"`: a follow by parametric QR code (subscribe, `EventKey` `qrscene_…`).
+    Scene(String),
 }
 
 /// The answer a `[[test]]` expects.

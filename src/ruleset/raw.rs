@@ -16,6 +16,7 @@ use std::ops::Range;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
+use toml::value::Datetime;
 
 /// One of several kinds a table may name, with the key it is written under.
 pub trait Spec {
@@ -45,6 +46,26 @@ pub struct RawRule {
     pub reply: Option<Spanned<RawReply>>,
     pub enabled: Option<Spanned<bool>>,
     pub case_sensitive: Option<Spanned<bool>>,
+    pub during: Option<Spanned<String>>,
+    pub outside: Option<Spanned<String>>,
+    pub from: Option<Spanned<Datetime>>,
+    pub until: Option<Spanned<Datetime>>,
+    pub cooldown: Option<Spanned<String>>,
+    pub voice: Option<Spanned<bool>>,
+}
+
+/// One `[[schedule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub name: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    pub weekly: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub closed: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub open: Vec<Spanned<String>>,
 }
 
 /// `match.*`.
@@ -57,10 +78,37 @@ pub struct RawMatch {
     pub regex: Option<Spanned<Strings>>,
     pub event: Option<Spanned<String>>,
     pub key: Option<Spanned<String>>,
+    pub key_prefix: Option<Spanned<String>>,
+    pub key_regex: Option<Spanned<String>>,
+    pub scene: Option<Spanned<String>>,
+    pub scene_prefix: Option<Spanned<String>>,
+    pub scene_regex: Option<Spanned<String>>,
     pub msg_type: Option<Spanned<String>>,
 }
 
-/// One matcher of `match.*` (`match.key` is a modifier of `match.event`, not a matcher).
+/// A modifier of `match.event`: how the `EventKey` is compared.
+#[derive(Debug)]
+pub enum KeySpec {
+    /// `match.key`.
+    Exact(Spanned<String>),
+    /// `match.key_prefix`.
+    Prefix(Spanned<String>),
+    /// `match.key_regex`.
+    Regex(Spanned<String>),
+}
+
+impl Spec for KeySpec {
+    fn key(&self) -> &'static str {
+        match self {
+            KeySpec::Exact(_) => "key",
+            KeySpec::Prefix(_) => "key_prefix",
+            KeySpec::Regex(_) => "key_regex",
+        }
+    }
+}
+
+/// One matcher of `match.*` (`match.key` and its kin are modifiers of `match.event`, not
+/// matchers).
 #[derive(Debug)]
 pub enum MatchSpec {
     /// `match.exact`.
@@ -73,6 +121,12 @@ pub enum MatchSpec {
     Regex(Spanned<Strings>),
     /// `match.event`.
     Event(Spanned<String>),
+    /// `match.scene`.
+    Scene(Spanned<String>),
+    /// `match.scene_prefix`.
+    ScenePrefix(Spanned<String>),
+    /// `match.scene_regex`.
+    SceneRegex(Spanned<String>),
     /// `match.msg_type`.
     MsgType(Spanned<String>),
 }
@@ -85,14 +139,17 @@ impl Spec for MatchSpec {
             MatchSpec::Contains(_) => "contains",
             MatchSpec::Regex(_) => "regex",
             MatchSpec::Event(_) => "event",
+            MatchSpec::Scene(_) => "scene",
+            MatchSpec::ScenePrefix(_) => "scene_prefix",
+            MatchSpec::SceneRegex(_) => "scene_regex",
             MatchSpec::MsgType(_) => "msg_type",
         }
     }
 }
 
 impl RawMatch {
-    /// Every matcher written, in key order, and the `key` modifier.
-    pub fn specs(self) -> (Specs<MatchSpec>, Option<Spanned<String>>) {
+    /// Every matcher written, in key order, and every key modifier.
+    pub fn specs(self) -> (Specs<MatchSpec>, Specs<KeySpec>) {
         let RawMatch {
             exact,
             prefix,
@@ -100,6 +157,11 @@ impl RawMatch {
             regex,
             event,
             key,
+            key_prefix,
+            key_regex,
+            scene,
+            scene_prefix,
+            scene_regex,
             msg_type,
         } = self;
         let mut out = Vec::new();
@@ -108,8 +170,15 @@ impl RawMatch {
         push(&mut out, contains, MatchSpec::Contains);
         push(&mut out, regex, MatchSpec::Regex);
         push(&mut out, event, MatchSpec::Event);
+        push(&mut out, scene, MatchSpec::Scene);
+        push(&mut out, scene_prefix, MatchSpec::ScenePrefix);
+        push(&mut out, scene_regex, MatchSpec::SceneRegex);
         push(&mut out, msg_type, MatchSpec::MsgType);
-        (out, key)
+        let mut keys = Vec::new();
+        push(&mut keys, key, KeySpec::Exact);
+        push(&mut keys, key_prefix, KeySpec::Prefix);
+        push(&mut keys, key_regex, KeySpec::Regex);
+        (out, keys)
     }
 }
 
@@ -124,7 +193,9 @@ pub struct RawReply {
     pub music: Option<Spanned<RawMusic>>,
     pub news: Option<Spanned<Vec<Spanned<RawArticle>>>>,
     pub transfer: Option<Spanned<RawTransfer>>,
+    pub ai: Option<Spanned<RawAi>>,
     pub none: Option<Spanned<bool>>,
+    pub random: Option<Spanned<Vec<Spanned<RawReply>>>>,
 }
 
 /// One reply of `reply.*`.
@@ -144,8 +215,12 @@ pub enum ReplySpec {
     News(Spanned<Vec<Spanned<RawArticle>>>),
     /// `reply.transfer`.
     Transfer(Spanned<RawTransfer>),
+    /// `reply.ai`.
+    Ai(Spanned<RawAi>),
     /// `reply.none`.
     None(Spanned<bool>),
+    /// `reply.random`.
+    Random(Spanned<Vec<Spanned<RawReply>>>),
 }
 
 impl Spec for ReplySpec {
@@ -158,7 +233,9 @@ impl Spec for ReplySpec {
             ReplySpec::Music(_) => "music",
             ReplySpec::News(_) => "news",
             ReplySpec::Transfer(_) => "transfer",
+            ReplySpec::Ai(_) => "ai",
             ReplySpec::None(_) => "none",
+            ReplySpec::Random(_) => "random",
         }
     }
 }
@@ -174,7 +251,9 @@ impl RawReply {
             music,
             news,
             transfer,
+            ai,
             none,
+            random,
         } = self;
         let mut out = Vec::new();
         push(&mut out, text, ReplySpec::Text);
@@ -184,7 +263,9 @@ impl RawReply {
         push(&mut out, music, ReplySpec::Music);
         push(&mut out, news, ReplySpec::News);
         push(&mut out, transfer, ReplySpec::Transfer);
+        push(&mut out, ai, ReplySpec::Ai);
         push(&mut out, none, ReplySpec::None);
+        push(&mut out, random, ReplySpec::Random);
         out
     }
 }
@@ -233,6 +314,11 @@ pub struct RawTransfer {
     pub kf_account: Option<Spanned<String>>,
 }
 
+/// `reply.ai`: an empty table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAi {}
+
 /// One `[[test]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +327,8 @@ pub struct RawTest {
     pub event: Option<Spanned<String>>,
     pub key: Option<Spanned<String>>,
     pub msg_type: Option<Spanned<String>>,
+    pub scene: Option<Spanned<String>>,
+    pub at: Option<Spanned<Datetime>>,
     pub expect: Option<Spanned<String>>,
     pub reply_contains: Option<Spanned<String>>,
 }
@@ -254,6 +342,8 @@ pub enum InputSpec {
     Event(Spanned<String>),
     /// `msg_type`.
     MsgType(Spanned<String>),
+    /// `scene`: a follow by QR code.
+    Scene(Spanned<String>),
 }
 
 impl Spec for InputSpec {
@@ -262,6 +352,7 @@ impl Spec for InputSpec {
             InputSpec::Send(_) => "send",
             InputSpec::Event(_) => "event",
             InputSpec::MsgType(_) => "msg_type",
+            InputSpec::Scene(_) => "scene",
         }
     }
 }
@@ -273,6 +364,8 @@ pub struct TestSpec {
     pub inputs: Specs<InputSpec>,
     /// `key`.
     pub key: Option<Spanned<String>>,
+    /// `at`.
+    pub at: Option<Spanned<Datetime>>,
     /// `expect`.
     pub expect: Option<Spanned<String>>,
     /// `reply_contains`.
@@ -287,6 +380,8 @@ impl RawTest {
             event,
             key,
             msg_type,
+            scene,
+            at,
             expect,
             reply_contains,
         } = self;
@@ -294,9 +389,11 @@ impl RawTest {
         push(&mut inputs, send, InputSpec::Send);
         push(&mut inputs, event, InputSpec::Event);
         push(&mut inputs, msg_type, InputSpec::MsgType);
+        push(&mut inputs, scene, InputSpec::Scene);
         TestSpec {
             inputs,
             key,
+            at,
             expect,
             reply_contains,
         }

@@ -137,6 +137,12 @@ impl Template {
         }
     }
 
+    /// Whether the template can render as blank text: it refers to capture groups and its
+    /// own text is only whitespace (`${1}`), so an empty capture leaves nothing to send.
+    pub fn can_render_empty(&self) -> bool {
+        self.group_refs().next().is_some() && self.literal_text().trim().is_empty()
+    }
+
     /// Fills the template in. A group that did not take part in the match, or that the regex
     /// lacks, inserts nothing. Borrows when the template has no group references.
     pub fn render<'a>(&'a self, captures: Option<&regex::Captures<'_>>) -> Cow<'a, str> {

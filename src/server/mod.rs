@@ -39,6 +39,7 @@ use warp::reply::Response;
 
 use crate::clock::Clock;
 use crate::config::{Config, Secret};
+use crate::cooldown::{self, Cooldowns, MemoryCooldowns};
 use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
@@ -73,8 +74,10 @@ pub struct State {
     pub body_timeout: Duration,
     /// Refuse signed timestamps further than this from now (403), if set.
     pub max_clock_skew: Option<Duration>,
-    /// What time it is (a reply's `CreateTime`, the timestamp check).
+    /// What time it is (a reply's `CreateTime`, the timestamp check, the rules' schedules).
     pub clock: Clock,
+    /// Which rules answered which follower within their cooldown.
+    pub cooldowns: Arc<dyn Cooldowns>,
 }
 
 impl State {
@@ -100,6 +103,7 @@ impl State {
             body_timeout: config.body_timeout,
             max_clock_skew: config.max_clock_skew,
             admin_separate: config.admin_listen.is_some(),
+            cooldowns: Arc::new(MemoryCooldowns::new(cooldown::DEFAULT_CAPACITY)),
         }
     }
 }

@@ -244,7 +244,31 @@ fn answer(state: &State, message: &Message) -> Answered {
             debug!(event = clip(e.name(), 32).as_ref(), fields = ?fields, "event fields");
         }
     }
-    let answer = engine::respond(&served.ruleset, message);
+    let now = jiff::Timestamp::from_second(state.clock.unix_secs() as i64)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let cx = engine::Context {
+        now,
+        cooldowns: &*state.cooldowns,
+    };
+    let answer = engine::respond(&served.ruleset, message, &cx);
+    if let Some((r, _)) = &answer.winner {
+        // A retry never gets here (the retry cache answers it), so it does not restart the
+        // cooldown.
+        if let Some(until) = r
+            .cooldown
+            .and_then(|c| jiff::SignedDuration::try_from(c).ok())
+            .and_then(|c| now.checked_add(c).ok())
+        {
+            state.cooldowns.start(&message.from_user, &r.id, until);
+        }
+        if answer.clipped {
+            warn!(
+                rule = &*r.id,
+                "the reply text rendered over 2047 bytes and was cut to fit"
+            );
+            state.metrics.clipped.with_label_values(&[&*r.id]).inc();
+        }
+    }
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
     match &answer.reply {
         Some(r) => Answered {

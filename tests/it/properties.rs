@@ -34,6 +34,11 @@ priority = -10
 match.regex = '(?s)(?P<all>.+)'
 reply.text = "echo ${all}"
 [[rule]]
+id = "p-echo"
+priority = -5
+match.regex = '(?s)^e(.*)$'
+reply.text = "${1}${1}"
+[[rule]]
 id = "p-case"
 case_sensitive = true
 match.contains = ["ΣΑΣ", "İ", "ß"]
@@ -146,13 +151,29 @@ proptest! {
     #[test]
     fn the_engine_never_panics_and_always_answers(content in any::<String>(), name in any::<String>(), key in proptest::option::of(any::<String>())) {
         let set = rules_once();
-        let a = engine::respond(set, &text(content.clone()));
+        let cx = engine::Context::at(jiff::Timestamp::now());
+        let a = engine::respond(set, &text(content.clone()), &cx);
         prop_assert!(a.reply.is_some(), "a text always gets a reply (a rule's or the hand-over)");
-        let ranked = engine::candidates(set, &text(content));
-        prop_assert_eq!(a.winner.map(|(r, _)| r.id.clone()), ranked.first().map(|c| set.rule(c.rule).id.clone()));
+        let ranked = engine::candidates(set, &text(content.clone()), Some(&cx));
+        // The winner is the best candidate that can answer now, or one below it when that
+        // one's reply rendered blank (only a template of captures can).
+        if let Some((w, _)) = &a.winner {
+            let at = ranked.iter().position(|c| set.rule(c.candidate.rule).id == w.id);
+            prop_assert!(at.is_some());
+            for c in &ranked[..at.unwrap_or(0)] {
+                let r = set.rule(c.candidate.rule);
+                prop_assert!(c.skipped.is_some() || r.reply.can_render_empty(), "{} outranks {}", r.id, w.id);
+            }
+        }
+        // Whatever a template renders, what is sent is within WeChat's limits: not blank, at
+        // most 2047 bytes.
+        if let Some(replyd::protocol::Reply::Text { content: sent }) = &a.reply {
+            prop_assert!(!sent.trim().is_empty());
+            prop_assert!(sent.len() <= engine::MAX_TEXT_BYTES, "{} bytes", sent.len());
+        }
         let mut m = text(String::new());
         m.body = Body::Event(Event::new(&name, key.as_deref()));
-        let _ = engine::respond(set, &m);
+        let _ = engine::respond(set, &m, &cx);
     }
 
     #[test]
@@ -190,7 +211,8 @@ proptest! {
         }
         let loaded = replyd::load::load(dir.path()).unwrap();
         let set = loaded.ruleset.unwrap();
-        let winner = engine::respond(&set, &text("same thing".into())).winner.map(|(r, _)| r.id.clone());
+        let cx = engine::Context::at(jiff::Timestamp::now());
+        let winner = engine::respond(&set, &text("same thing".into()), &cx).winner.map(|(r, _)| r.id.clone());
         prop_assert_eq!(winner.as_deref(), Some("r0"), "a/f0.toml is first in path order");
         let ids: Vec<&str> = set.rules().iter().map(|r| &*r.id).collect();
         prop_assert_eq!(ids, vec!["r0", "r2", "r4", "r1", "r3", "r5"]);

@@ -455,6 +455,7 @@ fn the_shipped_sample_messages_are_answered_as_documented() {
         ("event_location.xml", "success"),
         ("event_click.xml", "news"),
         ("event_view.xml", "success"),
+        ("event_scancode_waitmsg.xml", "success"),
     ];
     let dir = crate::util::repo().join("examples/messages");
     let listed = std::fs::read_dir(&dir)

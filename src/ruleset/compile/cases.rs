@@ -98,8 +98,63 @@ const CASES: &[(&str, &[&str])] = &[
         &["r.toml:4:13: error[misplaced-key]"],
     ),
     (
-        "[[rule]]\nid = \"a\"\nmatch.msg_type = \"text\"\nreply.text = \"y\"\n",
+        "[[rule]]\nid = \"a\"\nmatch.msg_type = \"event\"\nreply.text = \"y\"\n",
         &["r.toml:3:18: error[invalid-msg-type]"],
+    ),
+    // Schedules, windows, cooldowns.
+    (
+        "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nduring = \"offce\"\nreply.text = \"y\"\n[[schedule]]\nname = \"office\"\nweekly = [\"mon-fri 09:00-18:00\"]\n",
+        &["r.toml:4:10: error[unknown-schedule]"],
+    ),
+    (
+        "[[schedule]]\nname = \"o\"\nweekly = [\"mon-fry 09:00-18:00\"]\ntimezone = \"Asia/Shangai\"\n[[schedule]]\nname = \"p\"\nweekly = [\"mon 18:00-09:00\"]\nclosed = [\"2026-13-01\"]\nopen = [\"2026-10-11\"]\n[[schedule]]\nname = \"p\"\nweekly = [\"mon 09:00-10:00\"]\n",
+        &[
+            "r.toml:3:16: error[invalid-schedule]",
+            "r.toml:4:13: error[invalid-schedule]",
+            "r.toml:7:16: error[invalid-schedule]",
+            "r.toml:8:12: error[invalid-schedule]",
+            "r.toml:9:10: error[invalid-schedule]",
+            "r.toml:11:8: error[duplicate-schedule]",
+        ],
+    ),
+    (
+        "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nfrom = 2026-11-11T00:00:00+08:00\nuntil = 2026-11-10T00:00:00+08:00\nreply.text = \"y\"\n[[rule]]\nid = \"b\"\nmatch.exact = \"z\"\nfrom = 2026-11-11T00:00:00\nduring = \"o\"\noutside = \"o\"\ncooldown = \"soon\"\nreply.text = \"y\"\n",
+        &[
+            "r.toml:5:9: error[invalid-window]",
+            "r.toml:10:8: error[invalid-window]",
+            "r.toml:12:11: error[invalid-window]",
+            "r.toml:13:12: error[invalid-cooldown]",
+        ],
+    ),
+    // Random replies.
+    (
+        "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.random = [{ text = \"y\" }]\n[[rule]]\nid = \"b\"\nmatch.exact = \"z\"\nreply.random = [{ text = \"y\" }, { transfer = {} }]\n",
+        &[
+            "r.toml:4:16: error[invalid-random]",
+            "r.toml:8:46: error[invalid-random]",
+        ],
+    ),
+    // Scenes and key families.
+    (
+        "[[rule]]\nid = \"a\"\nmatch.event = \"subscribe\"\nmatch.scene = \"s\"\nreply.text = \"y\"\n[[rule]]\nid = \"b\"\nmatch.event = \"CLICK\"\nmatch.key_regex = '(unclosed'\nreply.text = \"y\"\n[[rule]]\nid = \"c\"\nmatch.scene_regex = '^s(\\d+)$'\nreply.text = \"${2}\"\n[[rule]]\nid = \"d\"\nmatch.event = \"CLICK\"\nmatch.key = \"A\"\nmatch.key_prefix = \"B\"\nreply.text = \"y\"\n",
+        &[
+            "r.toml:3:15: error[misplaced-key]",
+            "r.toml:9:19: error[invalid-regex]",
+            "r.toml:14:15: error[invalid-template]",
+            "r.toml:19:20: error[several-matchers]",
+        ],
+    ),
+    (
+        "[[rule]]\nid = \"a\"\nmatch.event = \"unsubscribe\"\nreply.text = \"bye\"\n[[rule]]\nid = \"b\"\nmatch.event = \"CLICK\"\nmatch.key = \"MENU_*\"\nreply.text = \"y\"\n[[rule]]\nid = \"c\"\nmatch.event = \"CLICK\"\nvoice = true\nreply.none = true\n",
+        &[
+            "r.toml:4:14: warning[reply-not-shown]",
+            "r.toml:8:19: warning[wildcard-key]",
+            "r.toml:13:9: warning[ineffective-key]",
+        ],
+    ),
+    (
+        "[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"y\"\n[[test]]\nsend = \"x\"\nat = 2026-12-05T20:00:00\nexpect = \"a\"\n",
+        &["r.toml:7:6: error[invalid-test]"],
     ),
     (
         "[[rule]]\nid = \"a\"\nmatch.msg_type = \"imagee\"\nreply.text = \"y\"\n",
@@ -261,7 +316,7 @@ fn suggestions_come_from_the_right_level() {
     let rule = |m: &str, r: &str| format!("[[rule]]\nid = \"a\"\n{m}\n{r}\n");
     assert_eq!(
         help(&rule("match.txt = \"x\"", "reply.text = \"y\"")),
-        "the keys allowed here are `exact`, `prefix`, `contains`, `regex`, `event`, `key`, `msg_type`"
+        "the keys allowed here are `exact`, `prefix`, `contains`, `regex`, `event`, `key`, `key_prefix`, `key_regex`, `scene`, `scene_prefix`, `scene_regex`, `msg_type`"
     );
     assert_eq!(
         help(&rule("match.exact = \"x\"", "reply.txt = \"y\"")),

@@ -11,9 +11,9 @@ use super::{Entry, REGEX_SIZE_LIMIT};
 use crate::diag::{Code, Diagnostic};
 use crate::protocol::{EventKind, MsgType};
 use crate::ruleset::normalize::{fold, normalize};
-use crate::ruleset::raw::{MatchSpec, RawMatch, Strings};
+use crate::ruleset::raw::{KeySpec, MatchSpec, RawMatch, Spec as _, Strings};
 use crate::ruleset::template::GroupRef;
-use crate::ruleset::{Keyword, Matcher, Pattern};
+use crate::ruleset::{KeyMatch, Keyword, Matcher, Pattern};
 
 const ONE_MATCHER: OneOf = OneOf {
     none: (Code::NoMatcher, "`match` names no matcher"),
@@ -25,7 +25,16 @@ const ONE_MATCHER: OneOf = OneOf {
 };
 
 const HELP: &str = "add one of match.exact, match.prefix, match.contains, match.regex, \
-                    match.event or match.msg_type";
+                    match.event, match.scene (or scene_prefix, scene_regex) or match.msg_type";
+
+const ONE_KEY: OneOf = OneOf {
+    none: (Code::NoMatcher, "no key matcher"),
+    several: Code::SeveralMatchers,
+    prefix: "match.",
+    owner: "rule",
+    help_none: "",
+    help_several: "an event rule compares its key one way: keep one of match.key, match.key_prefix and match.key_regex",
+};
 
 /// Builds the matcher; every problem goes to `diags`, and `None` means the rule cannot be
 /// built.
@@ -45,25 +54,66 @@ pub(super) fn build(
         return None;
     };
     let span = raw.span();
-    let (specs, key) = raw.into_inner().specs();
-    let (spec, problem) = exactly_one(entry.file, &ONE_MATCHER, span, specs);
-    let mut ok = problem.is_none();
-    diags.extend(problem);
-    let spec = spec?;
-    if let Some(key) = &key
-        && !matches!(spec, MatchSpec::Event(_))
+    let (mut specs, keys) = raw.into_inner().specs();
+    let mut ok = true;
+    // A scene matcher implies its two events: `match.event` beside it is a mistake of its own,
+    // not a second matcher.
+    let scene = specs.iter().any(|(s, _)| {
+        matches!(
+            s,
+            MatchSpec::Scene(_) | MatchSpec::ScenePrefix(_) | MatchSpec::SceneRegex(_)
+        )
+    });
+    if scene
+        && let Some(i) = specs
+            .iter()
+            .position(|(s, _)| matches!(s, MatchSpec::Event(_)))
     {
+        let (_, event_span) = specs.remove(i);
         diags.push(
             entry
                 .diag(
                     Code::MisplacedKey,
-                    key.span(),
-                    "match.key only applies to match.event",
+                    event_span,
+                    "match.event beside a scene matcher",
                 )
-                .with_help("write `match.event = \"CLICK\"` beside it, or delete the key"),
+                .with_help(
+                    "a scene rule answers both a follow by the QR code (subscribe, EventKey \
+                     qrscene_X) and a scan by a follower (SCAN, EventKey X): delete match.event",
+                ),
         );
         ok = false;
     }
+    let (spec, problem) = exactly_one(entry.file, &ONE_MATCHER, span, specs);
+    ok &= problem.is_none();
+    diags.extend(problem);
+    let spec = spec?;
+    let key = if keys.is_empty() {
+        None
+    } else if !matches!(spec, MatchSpec::Event(_)) {
+        let (k, key_span) = &keys[0];
+        let help = if scene {
+            "a scene matcher compares the scene itself: delete the key"
+        } else {
+            "write `match.event = \"CLICK\"` beside it, or delete the key"
+        };
+        diags.push(
+            entry
+                .diag(
+                    Code::MisplacedKey,
+                    key_span.clone(),
+                    format!("match.{} only applies to match.event", k.key()),
+                )
+                .with_help(help),
+        );
+        ok = false;
+        None
+    } else {
+        let (key, problem) = exactly_one(entry.file, &ONE_KEY, 0..0, keys);
+        ok &= problem.is_none();
+        diags.extend(problem);
+        key
+    };
     let literal = matches!(
         spec,
         MatchSpec::Exact(_) | MatchSpec::Prefix(_) | MatchSpec::Contains(_)
@@ -74,7 +124,7 @@ pub(super) fn build(
         let help = if matches!(spec, MatchSpec::Regex(_)) {
             "regexes always compare case; write `(?i)` in the pattern to ignore it"
         } else {
-            "delete it; event names and message types are not text"
+            "delete it; event names, keys, scenes and message types are compared as written"
         };
         diags.push(
             entry
@@ -83,7 +133,7 @@ pub(super) fn build(
                     cs.span(),
                     format!(
                         "case_sensitive has no effect on a match.{} rule",
-                        crate::ruleset::raw::Spec::key(&spec)
+                        spec.key()
                     ),
                 )
                 .with_help(help),
@@ -97,16 +147,73 @@ pub(super) fn build(
             Matcher::Contains(keywords(entry, "contains", list, cs, diags)?)
         }
         MatchSpec::Regex(list) => Matcher::Regex(patterns(entry, list, budget, diags)?),
-        MatchSpec::Event(name) => event(entry, name, key, diags)?,
+        MatchSpec::Event(name) => {
+            let key = match key {
+                None => KeyMatch::Any,
+                Some(k) => key_match(entry, k, budget, diags)?,
+            };
+            event(entry, name, key, diags)?
+        }
+        MatchSpec::Scene(v) => Matcher::Scene(key_match(entry, KeySpec::Exact(v), budget, diags)?),
+        MatchSpec::ScenePrefix(v) => {
+            Matcher::Scene(key_match(entry, KeySpec::Prefix(v), budget, diags)?)
+        }
+        MatchSpec::SceneRegex(v) => {
+            Matcher::Scene(key_match(entry, KeySpec::Regex(v), budget, diags)?)
+        }
         MatchSpec::MsgType(t) => msg_type(entry, t, diags)?,
     };
     ok.then_some(matcher)
 }
 
+/// A key or scene comparison. The spec's key names it in messages (`key_prefix`); a scene
+/// spec arrives here as the same three kinds.
+fn key_match(
+    entry: &Entry<'_>,
+    spec: KeySpec,
+    budget: &mut RegexBudget,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KeyMatch> {
+    let name = spec.key();
+    let (KeySpec::Exact(v) | KeySpec::Prefix(v) | KeySpec::Regex(v)) = &spec;
+    let span = v.span();
+    if v.get_ref().is_empty() {
+        diags.push(
+            entry
+                .diag(Code::EmptyValue, span, format!("the {name} is empty"))
+                .with_help("write the value to compare, or delete the key"),
+        );
+        return None;
+    }
+    Some(match spec {
+        KeySpec::Exact(v) => {
+            if let Some(i) = v.get_ref().find(['*', '?']) {
+                let at = entry.inner_span(&span, v.get_ref(), i..i + 1);
+                diags.push(
+                    entry
+                        .diag(
+                            Code::WildcardKey,
+                            at,
+                            format!("{:?} is compared literally: `*` and `?` are not wildcards here", v.get_ref()),
+                        )
+                        .with_help("use key_prefix (or scene_prefix) for keys that start alike, or key_regex (scene_regex) for a pattern"),
+                );
+            }
+            KeyMatch::Exact(v.into_inner())
+        }
+        KeySpec::Prefix(v) => KeyMatch::Prefix(v.into_inner()),
+        KeySpec::Regex(v) => {
+            let list = Spanned::new(span, Strings::One(v.into_inner()));
+            let mut p = patterns(entry, list, budget, diags)?;
+            KeyMatch::Regex(p.pop()?)
+        }
+    })
+}
+
 fn event(
     entry: &Entry<'_>,
     name: Spanned<String>,
-    key: Option<Spanned<String>>,
+    key: KeyMatch,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Matcher> {
     let (n, span) = (name.get_ref().trim(), name.span());
@@ -136,7 +243,7 @@ fn event(
     }
     Some(Matcher::Event {
         name: n.to_owned(),
-        key: key.map(Spanned::into_inner),
+        key,
     })
 }
 
@@ -147,14 +254,12 @@ fn msg_type(entry: &Entry<'_>, t: Spanned<String>, diags: &mut Vec<Diagnostic>) 
             .map(MsgType::as_str)
             .collect::<Vec<_>>()
     };
+    if name == "*" {
+        return Some(Matcher::AnyMessage);
+    }
     match MsgType::parse_ignore_case(name) {
-        Some(t @ (MsgType::Text | MsgType::Event)) => {
-            let help = if t == MsgType::Text {
-                "answer text with match.exact, match.prefix, match.contains or match.regex \
-                 (`match.regex = '(?s).*'` answers every text)"
-            } else {
-                "answer events with match.event"
-            };
+        Some(MsgType::Event) => {
+            let help = "answer events with match.event (`*` is every user message, never an event)";
             diags.push(
                 entry
                     .diag(
@@ -379,15 +484,17 @@ fn patterns(
     ok.then_some(patterns)
 }
 
-/// Every `${…}` of the reply must name a group of every regex of the rule.
+/// Every `${…}` of the reply must name a group of every regex of the rule (its text regexes,
+/// or its key or scene regex).
 pub(super) fn check_group_refs(
     entry: &Entry<'_>,
     matcher: &Matcher,
     refs: &[(GroupRef, Range<usize>)],
     diags: &mut Vec<Diagnostic>,
 ) {
+    let patterns = matcher.capture_patterns();
     for (group, span) in refs {
-        let Matcher::Regex(patterns) = matcher else {
+        if patterns.is_empty() {
             diags.push(
                 entry
                     .diag(
@@ -397,10 +504,10 @@ pub(super) fn check_group_refs(
                             "`{group}` refers to a regex capture group, but the rule has no regex"
                         ),
                     )
-                    .with_help("use match.regex with a group such as (?P<no>[0-9]+), or write `$$` for a literal `$`"),
+                    .with_help("use match.regex (or match.key_regex, match.scene_regex) with a group such as (?P<no>[0-9]+), or write `$$` for a literal `$`"),
             );
             continue;
-        };
+        }
         for p in patterns {
             let has = match group {
                 GroupRef::Index(i) => *i < p.regex.captures_len(),

@@ -17,6 +17,7 @@ mod one_of;
 mod replies;
 mod rule_tests;
 mod suggest;
+mod when;
 
 #[cfg(test)]
 mod cases;
@@ -31,7 +32,7 @@ use serde::de::IntoDeserializer;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::raw::{RawRule, RawTest, TestSpec};
+use super::raw::{RawRule, RawSchedule, RawTest, TestSpec};
 use super::{FileSummary, Index, Origin, RESERVED_IDS, Rule, RuleSet};
 use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources};
 
@@ -68,6 +69,8 @@ pub fn compile(sources: &Sources) -> Compiled {
     for (id, file) in sources.iter() {
         cx.file(id, file);
     }
+    let pending = std::mem::take(&mut cx.pending_gates);
+    when::resolve_gates(pending, &cx.schedules, &mut cx.rules, &mut cx.diags);
     cross::check_duplicate_keywords(&cx.rules, &mut cx.diags);
     let raw_tests = std::mem::take(&mut cx.raw_tests);
     let tests = rule_tests::resolve(raw_tests, &cx.ids, &mut cx.diags);
@@ -77,6 +80,7 @@ pub fn compile(sources: &Sources) -> Compiled {
         rules,
         files,
         regex_budget,
+        schedules,
         ..
     } = cx;
     let complete = !diags
@@ -88,6 +92,7 @@ pub fn compile(sources: &Sources) -> Compiled {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
             rules,
+            schedules: schedules.list,
             tests,
             files: files.clone(),
             index,
@@ -123,6 +128,8 @@ struct Compiler {
     raw_tests: Vec<(Origin, TestSpec)>,
     files: Vec<FileSummary>,
     regex_budget: matchers::RegexBudget,
+    schedules: when::Schedules,
+    pending_gates: Vec<when::PendingGate>,
 }
 
 /// What a rule entry's checks need to know about where it is.
@@ -191,9 +198,16 @@ impl Compiler {
         }
         for (key, value) in table.get_ref().iter() {
             let name: &str = key.get_ref();
-            let is_rule = match name {
-                "rule" => true,
-                "test" => false,
+            #[derive(PartialEq)]
+            enum Kind {
+                Rule,
+                Test,
+                Schedule,
+            }
+            let kind = match name {
+                "rule" => Kind::Rule,
+                "test" => Kind::Test,
+                "schedule" => Kind::Schedule,
                 other => {
                     self.push(
                         Diagnostic::new(
@@ -228,7 +242,12 @@ impl Compiler {
                     path: &path,
                     header: elem.span(),
                 };
-                if is_rule {
+                if kind == Kind::Schedule {
+                    match RawSchedule::deserialize(elem.clone().into_deserializer()) {
+                        Ok(raw) => self.schedules.add(&entry, raw, &mut self.diags),
+                        Err(e) => self.push(suggest::serde_error(&entry, &e)),
+                    }
+                } else if kind == Kind::Rule {
                     summary.rules += 1;
                     match RawRule::deserialize(elem.clone().into_deserializer()) {
                         Ok(raw) => self.rule(&entry, raw),
@@ -275,7 +294,24 @@ impl Compiler {
             reply,
             enabled,
             case_sensitive,
+            during,
+            outside,
+            from,
+            until,
+            cooldown,
+            voice,
         } = raw;
+        let timing = when::timing(
+            entry,
+            when::TimeKeys {
+                during,
+                outside,
+                from,
+                until,
+                cooldown,
+            },
+            &mut self.diags,
+        );
         let id = self.rule_id(entry, id.as_ref());
         let priority = priority.as_ref().map_or(0, |p| *p.get_ref());
         let is_enabled = enabled.as_ref().is_none_or(|e| *e.get_ref());
@@ -305,7 +341,19 @@ impl Compiler {
         if let Some(m) = &matcher {
             matchers::check_group_refs(entry, m, &refs, &mut self.diags);
         }
-        if let (Some(id), Some(matcher), Some(reply)) = (id, matcher, reply) {
+        let voice = self.voice(entry, voice, matcher.as_ref());
+        if let (Some(id), Some(matcher), Some(reply), Some(timing)) = (id, matcher, reply, timing) {
+            if let Some((name, open, span)) = timing.gate {
+                self.pending_gates.push(when::PendingGate {
+                    rule: self.rules.len(),
+                    name,
+                    open,
+                    at: Location {
+                        file: entry.file,
+                        span,
+                    },
+                });
+            }
             self.rules.push(Rule {
                 id: id.into(),
                 priority,
@@ -313,9 +361,41 @@ impl Compiler {
                 case_sensitive: case_sensitive.is_some_and(Spanned::into_inner),
                 matcher,
                 reply,
+                when: timing.when,
+                cooldown: timing.cooldown,
+                voice,
+                until_span: timing.until_span,
                 origin: entry.origin(),
             });
         }
+    }
+
+    /// `voice = true` applies to text keyword rules; elsewhere it is reported and ignored.
+    fn voice(
+        &mut self,
+        entry: &Entry<'_>,
+        voice: Option<Spanned<bool>>,
+        matcher: Option<&super::Matcher>,
+    ) -> bool {
+        use super::Matcher;
+        let Some(v) = voice else { return false };
+        let text = matches!(
+            matcher,
+            Some(Matcher::Exact(_) | Matcher::Prefix(_) | Matcher::Contains(_) | Matcher::Regex(_))
+        );
+        if !text && matcher.is_some() {
+            self.push(
+                entry
+                    .diag(
+                        Code::IneffectiveKey,
+                        v.span(),
+                        "voice has no effect here: it lets a text rule (exact, prefix, contains, regex) answer voice messages by their Recognition",
+                    )
+                    .with_help("delete it; `match.msg_type = \"voice\"` answers every voice message"),
+            );
+            return false;
+        }
+        *v.get_ref()
     }
 
     /// Checks an id and records where it was first written; `None` (and a diagnostic) when it

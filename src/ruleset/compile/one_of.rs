@@ -31,6 +31,17 @@ pub(super) fn exactly_one<T: Spec>(
     table_span: Range<usize>,
     specs: Specs<T>,
 ) -> (Option<T>, Option<Diagnostic>) {
+    let (spec, d) = exactly_one_spanned(file, rule, table_span, specs);
+    (spec.map(|(s, _)| s), d)
+}
+
+/// [`exactly_one`], with the span of the spec's value.
+pub(super) fn exactly_one_spanned<T: Spec>(
+    file: FileId,
+    rule: &OneOf,
+    table_span: Range<usize>,
+    specs: Specs<T>,
+) -> (Option<(T, Range<usize>)>, Option<Diagnostic>) {
     let mut specs = specs.into_iter();
     let Some((first, first_span)) = specs.next() else {
         let d =
@@ -38,7 +49,7 @@ pub(super) fn exactly_one<T: Spec>(
         return (None, Some(d));
     };
     let Some((second, second_span)) = specs.next() else {
-        return (Some(first), None);
+        return (Some((first, first_span)), None);
     };
     let p = rule.prefix;
     let name = |key: &str| {
@@ -56,6 +67,6 @@ pub(super) fn exactly_one<T: Spec>(
         format!("{} has both {a} and {b}", rule.owner),
     )
     .with_help(rule.help_several)
-    .with_related(file, first_span, format!("{a} is here"));
-    (Some(first), Some(d))
+    .with_related(file, first_span.clone(), format!("{a} is here"));
+    (Some((first, first_span)), Some(d))
 }

@@ -6,15 +6,19 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::Entry;
-use super::one_of::{OneOf, exactly_one};
+use super::one_of::{OneOf, exactly_one_spanned};
 use crate::diag::{Code, Diagnostic, has_errors};
+use crate::protocol::EventKind;
 use crate::protocol::vocab::{ARTICLES_SHOWN_FOR_USER_MESSAGES, MAX_ARTICLES, MAX_TEXT_BYTES};
-use crate::ruleset::raw::{RawReply, ReplySpec};
+use crate::ruleset::raw::{RawReply, ReplySpec, Spec as _};
 use crate::ruleset::template::{GroupRef, Template};
 use crate::ruleset::{ArticleTemplate, Matcher, RuleReply};
 
 const HELP: &str = "add one of reply.text, reply.image, reply.voice, reply.video, \
-                    reply.music, reply.news, reply.transfer or reply.none";
+                    reply.music, reply.news, reply.random, reply.transfer, reply.ai or reply.none";
+
+/// How many replies `reply.random` holds.
+pub const RANDOM_REPLIES: std::ops::RangeInclusive<usize> = 2..=10;
 
 const ONE_REPLY: OneOf = OneOf {
     none: (Code::NoReply, "`reply` names no reply"),
@@ -42,7 +46,8 @@ pub(super) fn build(
         return None;
     };
     let span = raw.span();
-    let (spec, problem) = exactly_one(entry.file, &ONE_REPLY, span, raw.into_inner().specs());
+    let (spec, problem) =
+        exactly_one_spanned(entry.file, &ONE_REPLY, span, raw.into_inner().specs());
     let several = problem.is_some();
     diags.extend(problem);
     let mut t = Templates {
@@ -50,7 +55,21 @@ pub(super) fn build(
         diags: Vec::new(),
         refs,
     };
-    let reply = spec.and_then(|spec| reply(spec, matcher, &mut t));
+    if let (Some((spec, spec_span)), Some(Matcher::Event { name, .. })) = (&spec, matcher)
+        && !matches!(spec, ReplySpec::None(_))
+        && EventKind::parse(name).is_some_and(|e| !e.shows_reply())
+    {
+        t.diags.push(
+            entry
+                .diag(
+                    Code::ReplyNotShown,
+                    spec_span.clone(),
+                    format!("WeChat never shows a reply to the event {name}"),
+                )
+                .with_help("answer it with reply.none = true (to count it, or to let it reach an upstream), or delete the rule"),
+        );
+    }
+    let reply = spec.and_then(|(spec, _)| reply(spec, matcher, &mut t));
     let ok = !several && !has_errors(&t.diags);
     diags.append(&mut t.diags);
     reply.filter(|_| ok)
@@ -121,6 +140,21 @@ fn reply(
                 kf_account: t.optional(tr.into_inner().kf_account.as_ref())?,
             }
         }
+        ReplySpec::Ai(ai) => {
+            if matcher.is_some_and(|m| !m.answers_user_messages()) {
+                t.diags.push(
+                    entry
+                        .diag(
+                            Code::TransferOnEvent,
+                            ai.span(),
+                            "reply.ai on an event rule: WeChat's AI reply answers only user messages",
+                        )
+                        .with_help("answer the event with a text or news reply, or reply.none = true"),
+                );
+            }
+            RuleReply::Ai
+        }
+        ReplySpec::Random(list) => random_reply(list, matcher, t)?,
         ReplySpec::None(none) => {
             if !*none.get_ref() {
                 t.diags.push(
@@ -138,6 +172,72 @@ fn reply(
             RuleReply::None
         }
     })
+}
+
+/// `reply.random`: 2–10 replies of the kinds that answer with content.
+fn random_reply(
+    list: Spanned<Vec<Spanned<RawReply>>>,
+    matcher: Option<&Matcher>,
+    t: &mut Templates<'_, '_>,
+) -> Option<RuleReply> {
+    let entry = t.entry;
+    let span = list.span();
+    let items = list.into_inner();
+    let mut ok = true;
+    if !RANDOM_REPLIES.contains(&items.len()) {
+        t.diags.push(
+            entry
+                .diag(
+                    Code::InvalidRandom,
+                    span.clone(),
+                    format!(
+                        "reply.random has {} replies; it picks one of {} to {}",
+                        items.len(),
+                        RANDOM_REPLIES.start(),
+                        RANDOM_REPLIES.end()
+                    ),
+                )
+                .with_help(
+                    "list 2 to 10 replies, or write the one reply as reply.text (or image, …)",
+                ),
+        );
+        ok = false;
+    }
+    let mut replies = Vec::with_capacity(items.len());
+    for item in items {
+        let item_span = item.span();
+        let (spec, problem) =
+            exactly_one_spanned(entry.file, &ONE_REPLY, item_span, item.into_inner().specs());
+        if let Some(p) = problem {
+            t.diags.push(p);
+            ok = false;
+        }
+        let Some((spec, spec_span)) = spec else {
+            ok = false;
+            continue;
+        };
+        if matches!(
+            spec,
+            ReplySpec::Transfer(_) | ReplySpec::Ai(_) | ReplySpec::None(_) | ReplySpec::Random(_)
+        ) {
+            t.diags.push(
+                entry
+                    .diag(
+                        Code::InvalidRandom,
+                        spec_span,
+                        format!("reply.random cannot hold `{}`", spec.key()),
+                    )
+                    .with_help("a random reply picks among answers: text, image, voice, video, music or news; hand over or stay silent with a rule of its own"),
+            );
+            ok = false;
+            continue;
+        }
+        match reply(spec, matcher, t) {
+            Some(r) => replies.push(r),
+            None => ok = false,
+        }
+    }
+    ok.then_some(RuleReply::Random(replies))
 }
 
 fn news_reply(

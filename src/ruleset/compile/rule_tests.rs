@@ -10,7 +10,7 @@ use crate::protocol::MsgType;
 use crate::ruleset::raw::{InputSpec, TestSpec};
 use crate::ruleset::{Expect, Origin, RuleTest, TestInput};
 
-const INPUT_HELP: &str = "give the test exactly one of `send = \"text\"`, `event = \"CLICK\"` (with an optional `key`) or `msg_type = \"image\"`";
+const INPUT_HELP: &str = "give the test exactly one of `send = \"text\"`, `event = \"CLICK\"` (with an optional `key`), `msg_type = \"image\"` or `scene = \"store-1\"` (a follow by QR code)";
 
 const ONE_INPUT: OneOf = OneOf {
     none: (Code::InvalidTest, "test has no message"),
@@ -44,6 +44,7 @@ fn test(
     let TestSpec {
         inputs,
         key,
+        at,
         expect,
         reply_contains,
     } = spec;
@@ -80,7 +81,21 @@ fn test(
             }
             _ => Some(TestInput::MsgType(t.into_inner())),
         },
+        Some(InputSpec::Scene(v)) => Some(TestInput::Scene(v.into_inner())),
         None => None,
+    };
+    let at = match at.map(|a| (super::when::instant(a.get_ref()), a.span())) {
+        None => None,
+        Some((Ok(t), _)) => Some(t),
+        Some((Err(why), span)) => {
+            diags.push(d(
+                span,
+                format!("`at` {why}"),
+                "write an offset date-time: `at = 2026-12-05T20:00:00+08:00`",
+            ));
+            ok = false;
+            None
+        }
     };
     if let (Some(key), Some(input)) = (&key, &input)
         && !matches!(input, TestInput::Event { .. })
@@ -120,6 +135,7 @@ fn test(
         input,
         expect: expected,
         reply_contains: reply_contains.map(|r| r.into_inner()),
+        at,
         expect_span: e.span(),
         origin,
     })

@@ -11,7 +11,7 @@ use crate::diag::{Code, Diagnostic};
 
 /// Help for an unknown top-level key of a rule file.
 pub(super) fn top_level(name: &str) -> String {
-    match did_you_mean(name, &["rule", "test"]) {
+    match did_you_mean(name, &["rule", "test", "schedule"]) {
         Some(s) => format!("did you mean `[[{s}]]`?"),
         None => "a rule file holds only [[rule]] and [[test]] entries".to_owned(),
     }
