@@ -1,5 +1,6 @@
 //! Integration tests: one binary (matklad, ripgrep), modules by capability.
 
+mod account_rules;
 mod architecture;
 mod cli;
 mod examples;

@@ -246,6 +246,15 @@ pub struct Server {
 impl Server {
     /// Serves a config file and its rules, with the clock at the current time.
     pub fn start(config_file: &Path) -> Server {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        Server::start_at(config_file, now)
+    }
+
+    /// Serves a config file and its rules, with the clock at `now` (Unix seconds).
+    pub fn start_at(config_file: &Path, now: u64) -> Server {
         use replyd::{clock::Clock, config, load, metrics::Metrics, server, state::Rules};
         let config = config::Config::resolve(
             &config::Overrides {
@@ -260,10 +269,6 @@ impl Server {
         let ruleset = loaded
             .ruleset
             .unwrap_or_else(|| panic!("the project's rules have errors: {:?}", loaded.diagnostics));
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
         let (clock, hand) = Clock::manual(now);
         let metrics = Arc::new(Metrics::new());
         let rules = Arc::new(Rules::new(

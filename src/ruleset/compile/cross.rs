@@ -66,6 +66,9 @@ pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnosti
             } else {
                 owners.any.other_than(r)
             };
+            // Two rules that can never be candidates at the same instant (one during and one
+            // outside a schedule, disjoint campaigns) may share a keyword.
+            let clash = clash.filter(|c| !rule.when.excludes(&rules[c.0].when));
             diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
             owners.any.add((r, k));
             if rule.case_sensitive {
@@ -114,6 +117,26 @@ fn duplicate(rules: &[Rule], (r, k): At, (er, ek): At) -> Option<Diagnostic> {
 mod tests {
     use super::*;
     use crate::ruleset::{compile, sources_from};
+
+    #[test]
+    fn rules_that_never_answer_together_may_share_a_keyword() {
+        let text = "[[schedule]]\nname = \"o\"\nweekly = [\"mon-fri 09:00-18:00\"]\n\
+            [[rule]]\nid = \"a\"\nmatch.exact = \"k\"\nduring = \"o\"\nreply.text = \"y\"\n\
+            [[rule]]\nid = \"b\"\nmatch.exact = \"k\"\noutside = \"o\"\nreply.text = \"z\"\n\
+            [[rule]]\nid = \"c\"\nmatch.exact = \"m\"\nuntil = 2026-11-11T00:00:00+08:00\nreply.text = \"y\"\n\
+            [[rule]]\nid = \"d\"\nmatch.exact = \"m\"\nfrom = 2026-11-11T00:00:00+08:00\nreply.text = \"z\"\n\
+            [[rule]]\nid = \"e\"\nmatch.exact = \"m\"\nreply.text = \"w\"\n";
+        let compiled = compile(&sources_from(&[("r.toml", text)]));
+        let dups: Vec<&str> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == Code::DuplicateKeyword)
+            .map(|d| d.message.as_str())
+            .collect();
+        // Only `e`, which answers at any time, clashes (with `c`, the first holder of "m").
+        assert_eq!(dups.len(), 1, "{dups:?}");
+        assert!(dups[0].contains("rule `e`"), "{dups:?}");
+    }
 
     #[test]
     fn a_keyword_repeated_among_many_is_reported_once() {
