@@ -30,6 +30,7 @@ fn starts_on_the_shipped_config_and_logs_what_it_loaded() {
     let d = shipped();
     let log = d.log();
     for file in [
+        "account.toml",
         "menu.toml",
         "orders.toml",
         "promo.toml",
@@ -41,7 +42,7 @@ fn starts_on_the_shipped_config_and_logs_what_it_loaded() {
             "{file} not in log:\n{log}"
         );
     }
-    assert!(log.contains("loaded 11 rules from 5 files"), "{log}");
+    assert!(log.contains("loaded 17 rules from 6 files"), "{log}");
 }
 
 #[test]
