@@ -148,7 +148,7 @@ pub struct TryArgs {
     #[arg(long, value_name = "FILE")]
     pub xml: Option<PathBuf>,
     /// Answer as at this time (RFC 3339: 2026-12-05T20:00:00+08:00 or …Z) [default: now].
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
     pub at: Option<jiff::Timestamp>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = TryFormat::Human)]
@@ -178,4 +178,11 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
     }
+}
+
+/// `--at`: an RFC 3339 instant, with its offset.
+fn parse_instant(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not a time with an offset: write RFC 3339, e.g. 2026-12-05T20:00:00+08:00 or 2026-12-05T12:00:00Z")
+    })
 }

@@ -48,9 +48,13 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     let cx = engine::Context::at(at);
     let answer = engine::respond(&set, &message, &cx);
     let candidates = engine::candidates(&set, &message, Some(&cx));
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // The reply is written as at that time too.
+    let now = match args.at {
+        Some(at) => u64::try_from(at.as_second()).unwrap_or(0),
+        None => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
     let reply_xml = match &answer.reply {
         Some(r) => reply::render(r, &message.from_user, &message.to_user, now),
         None => "success".to_owned(),
