@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use crate::diag::{Code, Diagnostic};
-use crate::engine::{self, Candidate, Decider};
+use crate::engine::{self, Action, Candidate, Decider};
 use crate::protocol::{Body, Event, Message, Reply};
 use crate::ruleset::normalize::{fold, normalize};
 use crate::ruleset::{Expect, KeyMatch, MatchKind, Matcher, RuleSet, RuleTest, TestInput};
@@ -240,15 +240,15 @@ fn run_test(set: &RuleSet, test: &RuleTest, now: Timestamp) -> Result<(), Box<Di
     let message = test_message(&test.input);
     let cx = engine::Context::at(test.at.unwrap_or(now));
     let answer = engine::respond(set, &message, &cx);
-    let actual = match (&answer.winner, &answer.reply) {
+    let actual = match (&answer.winner, &answer.action) {
         (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
-        (None, Some(_)) => "the fall-through to customer service (transfer)".to_owned(),
-        (None, None) => "nothing (success)".to_owned(),
+        (None, Action::Success) => "nothing (success)".to_owned(),
+        (None, _) => "the fall-through to customer service (transfer)".to_owned(),
     };
-    let passed = match (&test.expect, &answer.winner, &answer.reply) {
+    let passed = match (&test.expect, &answer.winner, &answer.action) {
         (Expect::Rule(id), Some((rule, _)), _) => *rule.id == **id,
-        (Expect::Transfer, None, Some(Reply::Transfer { .. })) => true,
-        (Expect::Nothing, None, None) => true,
+        (Expect::Transfer, None, Action::Reply(Reply::Transfer { .. })) => true,
+        (Expect::Nothing, None, Action::Success) => true,
         _ => false,
     };
     let describe_input = match &test.input {
@@ -315,7 +315,7 @@ fn run_test(set: &RuleSet, test: &RuleTest, now: Timestamp) -> Result<(), Box<Di
         return Err(Box::new(d));
     }
     if let Some(needle) = &test.reply_contains {
-        let text = answer.reply.as_ref().map(reply_text).unwrap_or_default();
+        let text = answer.action.reply().map(reply_text).unwrap_or_default();
         if !text.contains(needle.as_str()) {
             return Err(Box::new(
                 Diagnostic::new(

@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 
 use crate::clock::Clock;
 use crate::protocol::{Body, Message, ReplyKind};
+use crate::upstream::Outcome;
 
 /// A reply as it was first given: the plaintext answer, and what answered it, for logs and
 /// metrics. Cloning it copies no text: every part is shared.
@@ -35,6 +36,20 @@ pub struct Answered {
     pub rule: Option<Arc<str>>,
     /// For a transfer to one agent, the agent's account.
     pub kf_account: Option<Arc<str>>,
+    /// The upstream the message was forwarded to, and how that went.
+    pub upstream: Option<(Arc<str>, Outcome)>,
+}
+
+impl Answered {
+    /// `passive`, given by `rule` (`None`: the fall-through), with no agent and no upstream.
+    pub fn new(passive: Passive, rule: Option<Arc<str>>) -> Answered {
+        Answered {
+            passive,
+            rule,
+            kf_account: None,
+            upstream: None,
+        }
+    }
 }
 
 /// The body of the HTTP answer to a message.
@@ -49,6 +64,11 @@ pub enum Passive {
         /// Its kind.
         kind: ReplyKind,
     },
+    /// An upstream's answer, relayed unchanged (in safe mode the backend encrypted it).
+    Relayed {
+        /// The body: empty, `success` or a reply XML.
+        body: Bytes,
+    },
 }
 
 impl Passive {
@@ -57,6 +77,7 @@ impl Passive {
         match self {
             Passive::Success => b"success",
             Passive::Reply { xml, .. } => xml,
+            Passive::Relayed { body } => body,
         }
     }
 
@@ -65,6 +86,7 @@ impl Passive {
         match self {
             Passive::Success => "success",
             Passive::Reply { kind, .. } => kind.msg_type(),
+            Passive::Relayed { .. } => "upstream",
         }
     }
 }
@@ -137,13 +159,19 @@ impl Dedup {
     /// content (`xml`, the message as parsed: decrypted in safe mode) arriving the same way
     /// (`encrypted` or not): a "retry" whose content differs is a new message, so nobody can
     /// decide a follower's answer by sending their MsgId first.
-    pub async fn answer(
+    ///
+    /// `answer` may take time (a forward to an upstream): a retry that arrives meanwhile waits
+    /// for it, so the answer is computed once.
+    pub async fn answer<F>(
         &self,
         message: &Message,
         xml: &[u8],
         encrypted: bool,
-        answer: impl FnOnce() -> Answered,
-    ) -> (Answered, Delivery) {
+        answer: impl FnOnce() -> F,
+    ) -> (Answered, Delivery)
+    where
+        F: Future<Output = Answered>,
+    {
         let key = self.key(message, xml, encrypted);
         let now = self.clock.monotonic();
         let cell = self.cell(key, now);
@@ -151,7 +179,7 @@ impl Dedup {
         let answered = cell
             .get_or_init(|| {
                 delivery = Delivery::First;
-                std::future::ready(answer())
+                answer()
             })
             .await
             .clone();
@@ -308,8 +336,10 @@ mod tests {
         m: &Message,
         answer: impl FnOnce() -> Answered,
     ) -> (Answered, Delivery) {
-        d.answer(m, format!("{m:?}").as_bytes(), false, answer)
-            .await
+        d.answer(m, format!("{m:?}").as_bytes(), false, || {
+            std::future::ready(answer())
+        })
+        .await
     }
 
     #[tokio::test]
@@ -323,11 +353,11 @@ mod tests {
         // 10 answers of 4,000 bytes: only the last two fit in 10,000.
         assert_eq!(d.len(), 2);
         assert_eq!(
-            ask(&d, &text("u", "9"), || answered("?")).await.1,
+            ask(&d, &text("u", "9"), || std::future::ready(answered("?"))).await.1,
             Delivery::Retry
         );
         assert_eq!(
-            ask(&d, &text("u", "0"), || answered("?")).await.1,
+            ask(&d, &text("u", "0"), || std::future::ready(answered("?"))).await.1,
             Delivery::First
         );
     }
@@ -337,22 +367,22 @@ mod tests {
         let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         let m = text("victim", "7");
         let first = d
-            .answer(&m, b"<xml>attacker's text</xml>", false, || answered("A"))
+            .answer(&m, b"<xml>attacker's text</xml>", false, || std::future::ready(answered("A")))
             .await;
         assert_eq!(first.1, Delivery::First);
         // The victim's real message: the same follower and MsgId, other content.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", false, || answered("R"))
+            .answer(&m, b"<xml>real text</xml>", false, || std::future::ready(answered("R")))
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"R"[..], Delivery::First));
         // The same content, but encrypted this time: not a retry of the plaintext one.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", true, || answered("S"))
+            .answer(&m, b"<xml>real text</xml>", true, || std::future::ready(answered("S")))
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::First));
         // A real retry.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", true, || answered("?"))
+            .answer(&m, b"<xml>real text</xml>", true, || std::future::ready(answered("?")))
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::Retry));
     }
@@ -445,9 +475,9 @@ mod tests {
             },
             ..text("u", "1")
         };
-        let (a, _) = ask(&d, &without_id("a"), || answered("A")).await;
+        let (a, _) = ask(&d, &without_id("a"), || std::future::ready(answered("A"))).await;
         let (b, _) = ask(&d, &without_id("b"), || answered("B")).await;
-        let (again, delivery) = ask(&d, &without_id("a"), || answered("?")).await;
+        let (again, delivery) = ask(&d, &without_id("a"), || std::future::ready(answered("?"))).await;
         assert_eq!((a.passive.body(), b.passive.body()), (&b"A"[..], &b"B"[..]));
         assert_eq!(
             (again.passive.body(), delivery),

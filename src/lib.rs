@@ -44,3 +44,4 @@ pub mod reload;
 pub mod ruleset;
 pub mod server;
 pub mod state;
+pub mod upstream;

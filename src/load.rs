@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis;
 use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
-use crate::ruleset::{RuleSet, compile};
+use crate::ruleset::{RuleSet, compile_with};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
 #[derive(Debug)]
@@ -75,16 +75,17 @@ pub enum LoadError {
 /// When `root` does not exist or cannot be read at all. Problems with single files are
 /// diagnostics, not errors.
 pub fn load(root: &Path) -> Result<Loaded, LoadError> {
-    load_paths(&[root.to_owned()])
+    load_paths(&[root.to_owned()], &[])
 }
 
-/// Loads rule files from directories (recursively) and single files, in the order given.
+/// Loads rule files from directories (recursively) and single files, in the order given;
+/// `reply.upstream` may name the config's `upstreams`.
 ///
 /// # Errors
 ///
 /// When a path does not exist or cannot be read at all.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
-    load_paths_at(paths, jiff::Timestamp::now())
+pub fn load_paths(paths: &[PathBuf], upstreams: &[String]) -> Result<Loaded, LoadError> {
+    load_paths_at(paths, upstreams, jiff::Timestamp::now())
 }
 
 /// [`load_paths`] as at `now`: the `[[test]]`s without `at` run at it, and campaigns over by
@@ -93,9 +94,13 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// # Errors
 ///
 /// When a path does not exist or cannot be read at all.
-pub fn load_paths_at(paths: &[PathBuf], now: jiff::Timestamp) -> Result<Loaded, LoadError> {
+pub fn load_paths_at(
+    paths: &[PathBuf],
+    upstreams: &[String],
+    now: jiff::Timestamp,
+) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
-    let compiled = compile(&sources);
+    let compiled = compile_with(&sources, upstreams);
     diagnostics.extend(compiled.diagnostics);
     let mut summary = Summary {
         files: sources.len(),

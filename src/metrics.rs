@@ -7,8 +7,8 @@
 //! the number of series is bounded by the rules, never by what clients send.
 
 use prometheus::{
-    Encoder as _, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 /// The daemon's metrics.
@@ -45,6 +45,13 @@ pub struct Metrics {
     pub last_reload_success: IntGauge,
     /// Time to answer a webhook request, from the first byte of the handler to the reply.
     pub latency: Histogram,
+    /// Forwards to upstreams, by `upstream` and `outcome` (ok, timeout, refused,
+    /// error_status, invalid). Upstream names come from the config.
+    pub upstream_requests: IntCounterVec,
+    /// Time an upstream took to answer a forward, by `upstream`.
+    pub upstream_latency: HistogramVec,
+    /// Event copies, by `upstream` and `outcome` (sent, failed, dropped).
+    pub upstream_copies: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,6 +98,37 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("unique metric");
+        let upstream_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "replyd_upstream_duration_seconds",
+                "Time an upstream took to answer a forwarded message",
+            )
+            .buckets(vec![
+                0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["upstream"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_latency.clone()))
+            .expect("unique metric");
+        let counter_vec2 = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let upstream_requests = counter_vec2(
+            "replyd_upstream_requests_total",
+            "Messages forwarded to an upstream, by upstream and outcome",
+            &["upstream", "outcome"],
+        );
+        let upstream_copies = counter_vec2(
+            "replyd_upstream_copies_total",
+            "Event copies sent to an upstream, by upstream and outcome",
+            &["upstream", "outcome"],
+        );
         #[cfg(target_os = "linux")]
         {
             // Resident memory, CPU and open files of the process, as operators expect.
@@ -155,6 +193,9 @@ impl Metrics {
             ),
             retries,
             latency,
+            upstream_requests,
+            upstream_latency,
+            upstream_copies,
             registry,
         };
         m.last_reload_success.set(1);

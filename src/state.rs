@@ -75,6 +75,8 @@ impl ReloadStatus {
 #[derive(Debug)]
 pub struct Rules {
     dir: PathBuf,
+    /// The config's `[[upstream]]` names, which the rules may name (a reload checks them too).
+    upstreams: Vec<String>,
     current: ArcSwap<Served>,
     status: ArcSwap<ReloadStatus>,
     /// When the reload running now started, if one is.
@@ -96,6 +98,7 @@ impl Rules {
         Rules {
             metrics,
             dir,
+            upstreams: Vec::new(),
             current: ArcSwap::from_pointee(Served {
                 ruleset,
                 loaded_at: SystemTime::now(),
@@ -117,6 +120,17 @@ impl Rules {
     /// When the reload running now started, if one is.
     pub fn reloading_since(&self) -> Option<SystemTime> {
         **self.reloading.load()
+    }
+
+    /// The same, for rules that may name these `[[upstream]]`s.
+    pub fn with_upstreams(mut self, upstreams: Vec<String>) -> Rules {
+        self.upstreams = upstreams;
+        self
+    }
+
+    /// The `[[upstream]]` names the rules may name.
+    pub fn upstreams(&self) -> &[String] {
+        &self.upstreams
     }
 
     /// The rules directory.

@@ -18,12 +18,14 @@ use crate::load::{self, Loaded};
 /// When the config cannot be read, a path cannot be read at all, or the report cannot be
 /// written.
 pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
+    // The config serve would read: its rules directory, and the upstreams rules may name.
+    let config = super::config_of(args.config.clone())?;
     let paths = if args.paths.is_empty() {
-        vec![super::config_of(args.config.clone())?.rules]
+        vec![config.rules.clone()]
     } else {
         args.paths
     };
-    let loaded = load::load_paths(&paths)?;
+    let loaded = load::load_paths(&paths, &config.forwarding.names())?;
     let errors = loaded
         .diagnostics
         .iter()

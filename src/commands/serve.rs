@@ -47,7 +47,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     }
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
-    let loaded = load::load(&dir).context("cannot load the rules")?;
+    let upstreams = config.forwarding.names();
+    let loaded = load::load_paths(std::slice::from_ref(&dir), &upstreams)
+        .context("cannot load the rules")?;
     loaded.log_diagnostics();
     let Some(ruleset) = loaded.ruleset else {
         let errors = loaded
@@ -78,7 +80,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     );
     let commit = crate::git::head_commit(&dir);
     let metrics = Arc::new(Metrics::new());
-    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()));
+    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_upstreams(upstreams));
+    for u in &config.forwarding.upstreams {
+        info!(
+            upstream = %u.name,
+            url = %u.url,
+            timeout_ms = u.timeout.as_millis() as u64,
+            "upstream configured"
+        );
+    }
     let state = Arc::new(State::new(
         &config,
         token,

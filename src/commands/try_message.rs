@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{Exit, UsageError};
 use crate::analysis::test_message;
 use crate::cli::{TryArgs, TryFormat};
-use crate::engine::{self, Answer, Candidate, Ranked};
+use crate::config::{Fallback, UpstreamSpec};
+use crate::engine::{self, Action, Answer, Candidate, Ranked};
 use crate::load;
 use crate::protocol::{self, Body, Message, MsgType, reply};
 use crate::ruleset::normalize::normalize;
@@ -25,11 +26,11 @@ use crate::ruleset::{RuleSet, Skip, TestInput};
 /// rule set with errors, or a report that cannot be written.
 pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     let message = message_of(&args)?;
-    let rules = match &args.rules {
-        Some(dir) => dir.clone(),
-        None => super::config_of(args.config.clone())?.rules,
-    };
-    let loaded = load::load(&rules)?;
+    // The config serve would read: its rules directory, upstreams and fall-through.
+    let config = super::config_of(args.config.clone())?;
+    let rules = args.rules.clone().unwrap_or_else(|| config.rules.clone());
+    let forwarding = &config.forwarding;
+    let loaded = load::load_paths(std::slice::from_ref(&rules), &forwarding.names())?;
     let Some(set) = loaded.ruleset else {
         for d in loaded
             .diagnostics
@@ -46,7 +47,24 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     };
     let at = args.at.unwrap_or_else(jiff::Timestamp::now);
     let cx = engine::Context::at(at);
-    let answer = engine::respond(&set, &message, &cx);
+    let mut answer = engine::respond(&set, &message, &cx);
+    if answer.winner.is_none() {
+        // `[fall_through]` decides what a message no rule answers gets, as in serve.
+        let fallback = if message.event().is_some() {
+            &forwarding.fall_through.events
+        } else {
+            &forwarding.fall_through.messages
+        };
+        match fallback {
+            Fallback::Transfer => {}
+            Fallback::Success => answer.action = Action::Success,
+            Fallback::Upstream(name) => answer.action = Action::Forward(name),
+        }
+    }
+    let forward = match &answer.action {
+        Action::Forward(name) => forwarding.upstream(name),
+        _ => None,
+    };
     let candidates = engine::candidates(&set, &message, Some(&cx));
     // The reply is written as at that time too.
     let now = match args.at {
@@ -55,16 +73,21 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     };
-    let reply_xml = match &answer.reply {
-        Some(r) => reply::render(r, &message.from_user, &message.to_user, now),
-        None => "success".to_owned(),
+    let reply_xml = match &answer.action {
+        Action::Reply(r) => reply::render(r, &message.from_user, &message.to_user, now),
+        Action::Success => "success".to_owned(),
+        Action::Forward(name) => format!("(the answer of upstream `{name}`, relayed unchanged)"),
     };
     let report = match args.format {
-        TryFormat::Human => human(&set, &message, args.at, &answer, &candidates, &reply_xml),
-        TryFormat::Json => json_report(&set, &message, &answer, &candidates, &reply_xml),
+        TryFormat::Human => human(
+            &set, &message, args.at, &answer, &candidates, forward, &reply_xml,
+        ),
+        TryFormat::Json => json_report(&set, &message, &answer, &candidates, forward, &reply_xml),
     };
     writeln!(std::io::stdout().lock(), "{report}").context("cannot write the report")?;
-    Ok(Exit::success_if(answer.winner.is_some()))
+    Ok(Exit::success_if(
+        answer.winner.is_some() || forward.is_some(),
+    ))
 }
 
 /// The message the arguments describe.
@@ -145,9 +168,13 @@ fn describe_candidate(set: &RuleSet, c: &Candidate) -> String {
     )
 }
 
-fn fall_through(message: &Message) -> &'static str {
-    match message.body {
-        Body::Event(_) => "no rule answers it; an event is answered `success`",
+fn fall_through(message: &Message, action: &Action<'_>) -> &'static str {
+    match (&message.body, action) {
+        (_, Action::Forward(_)) => "no rule answers it; [fall_through] sends it to an upstream",
+        (Body::Event(_), _) => "no rule answers it; an event is answered `success`",
+        (_, Action::Success) => {
+            "no rule answers it; [fall_through] answers a user message `success`"
+        }
         _ => "no rule answers it; a user message is handed to customer service",
     }
 }
@@ -158,6 +185,7 @@ fn human(
     at: Option<jiff::Timestamp>,
     answer: &Answer<'_>,
     candidates: &[Ranked],
+    forward: Option<&UpstreamSpec>,
     reply_xml: &str,
 ) -> String {
     let mut out = format!("message:  {}\n", describe(message));
@@ -188,7 +216,7 @@ fn human(
                 }
             }
         }
-        None => out.push_str(&format!("answered: nothing: {}\n", fall_through(message))),
+        None => out.push_str(&format!("answered: nothing: {}\n", fall_through(message, &answer.action))),
     }
     let skipped: Vec<&Ranked> = candidates.iter().filter(|c| c.skipped.is_some()).collect();
     if !skipped.is_empty() {
@@ -204,7 +232,25 @@ fn human(
     if answer.clipped {
         out.push_str("note:     the reply text was cut to WeChat's 2047 bytes\n");
     }
-    let kind = answer.reply.as_ref().map_or("success", |r| r.msg_type());
+    if let Some(u) = forward {
+        let failed = if message.event().is_some() {
+            "success"
+        } else {
+            "a hand-over to customer service"
+        };
+        out.push_str(&format!(
+            "upstream: `{}` would be called (POST {}, within {} ms; nothing is called now); \
+             if it fails, the answer is {failed}\n",
+            u.name,
+            u.url,
+            u.timeout.as_millis()
+        ));
+    }
+    let kind = match &answer.action {
+        Action::Reply(r) => r.msg_type(),
+        Action::Success => "success",
+        Action::Forward(_) => "upstream",
+    };
     out.push_str(&format!("reply ({kind}):\n{reply_xml}"));
     out
 }
@@ -214,6 +260,7 @@ fn json_report(
     message: &Message,
     answer: &Answer<'_>,
     candidates: &[Ranked],
+    forward: Option<&UpstreamSpec>,
     reply_xml: &str,
 ) -> String {
     let candidate = |c: &Candidate| {
@@ -262,7 +309,12 @@ fn json_report(
         },
         "winner": winner.map(candidate),
         "beaten": beaten,
-        "fall_through": winner.is_none().then(|| if message.event().is_some() { "success" } else { "transfer" }),
+        "fall_through": winner.is_none().then(|| match &answer.action {
+            Action::Reply(_) => "transfer",
+            Action::Success => "success",
+            Action::Forward(_) => "upstream",
+        }),
+        "upstream": forward.map(|u| json!({ "name": u.name, "url": u.url.to_string(), "timeout_ms": u.timeout.as_millis() as u64 })),
         "reply": reply_xml,
     });
     serde_json::to_string_pretty(&v).unwrap_or_default()

@@ -88,6 +88,8 @@ pub struct Layers<'a> {
     file: Vec<Value>,
     /// The config file read, if any.
     pub file_path: Option<PathBuf>,
+    /// Its text, for the tables read elsewhere (`upstreams.rs`).
+    pub file_source: Option<SourceFile>,
 }
 
 impl<'a> Layers<'a> {
@@ -98,15 +100,19 @@ impl<'a> Layers<'a> {
         env: &'a dyn Fn(&str) -> Option<String>,
         file_path: Option<PathBuf>,
     ) -> Result<Layers<'a>, ConfigError> {
-        let file = match &file_path {
-            Some(p) => read_file(p)?,
-            None => Vec::new(),
+        let (file, file_source) = match &file_path {
+            Some(p) => {
+                let (values, source) = read_file(p)?;
+                (values, Some(source))
+            }
+            None => (Vec::new(), None),
         };
         Ok(Layers {
             flags,
             env,
             file,
             file_path,
+            file_source,
         })
     }
 
@@ -151,8 +157,8 @@ impl<'a> Layers<'a> {
 }
 
 /// Reads `replyd.toml` into values with their positions; an unknown key or a value of the
-/// wrong TOML type is an error at its place.
-fn read_file(path: &Path) -> Result<Vec<Value>, ConfigError> {
+/// wrong TOML type is an error at its place. The tables of `upstreams.rs` are left to it.
+fn read_file(path: &Path) -> Result<(Vec<Value>, SourceFile), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_owned(),
         error,
@@ -169,8 +175,12 @@ fn read_file(path: &Path) -> Result<Vec<Value>, ConfigError> {
     let mut values = Vec::new();
     for (name, value) in table.get_ref() {
         let name_text: &str = name.get_ref();
+        if super::upstreams::TABLES.contains(&name_text) {
+            continue;
+        }
         let Some(key) = by_name(name_text) else {
-            let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+            let mut names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+            names.extend(super::upstreams::TABLES);
             let help = match crate::diag::did_you_mean(name_text, &names) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "the keys are listed in README.md, Configuration".to_owned(),
@@ -201,5 +211,5 @@ fn read_file(path: &Path) -> Result<Vec<Value>, ConfigError> {
         };
         values.push(Value { key, text, source });
     }
-    Ok(values)
+    Ok((values, src))
 }

@@ -12,6 +12,7 @@
 
 pub mod keys;
 mod layers;
+pub mod upstreams;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use crate::protocol::crypto::{Cipher, Keys};
 use layers::{Layers, Source, Value};
+pub use upstreams::{Fallback, FallThrough, Forwarding, UpstreamSpec};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";
@@ -65,6 +67,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Refuse requests whose signed timestamp is further than this from now (replays).
     pub max_clock_skew: Option<Duration>,
+    /// `[[upstream]]` and `[fall_through]`.
+    pub forwarding: Forwarding,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -290,7 +294,13 @@ impl Config {
             })
             .transpose()?;
 
+        let forwarding = match &layers.file_source {
+            Some(file) => upstreams::read(file)?,
+            None => Forwarding::default(),
+        };
+
         Ok(Config {
+            forwarding,
             listen,
             path,
             rules,

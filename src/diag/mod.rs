@@ -147,6 +147,8 @@ codes! {
     ReplyNotShown = "reply-not-shown", Warning;
     /// `*` or `?` in `match.key` or `match.scene`: compared literally, not as a wildcard.
     WildcardKey = "wildcard-key", Warning;
+    /// `reply.upstream` naming no `[[upstream]]` of the config.
+    UnknownUpstream = "unknown-upstream", Error;
 }
 
 impl fmt::Display for Code {

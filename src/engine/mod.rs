@@ -48,13 +48,34 @@ impl Context<'static> {
     }
 }
 
+/// What answering a message comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<'r> {
+    /// Send this passive reply.
+    Reply(Reply<'r>),
+    /// Answer `success`.
+    Success,
+    /// Forward the message to the `[[upstream]]` of this name, and relay its answer.
+    Forward(&'r str),
+}
+
+impl<'r> Action<'r> {
+    /// The passive reply, if this is one.
+    pub fn reply(&self) -> Option<&Reply<'r>> {
+        match self {
+            Action::Reply(r) => Some(r),
+            Action::Success | Action::Forward(_) => None,
+        }
+    }
+}
+
 /// The engine's answer to one message.
 #[derive(Debug)]
 pub struct Answer<'r> {
     /// The rule that answered, and how it matched; `None` for the fall-through.
     pub winner: Option<(&'r Rule, Candidate)>,
-    /// The reply to send; `None` means answer `success`.
-    pub reply: Option<Reply<'r>>,
+    /// What to do.
+    pub action: Action<'r>,
     /// The text rendered longer than WeChat takes and was cut (the caller logs and counts it).
     pub clipped: bool,
 }
@@ -87,9 +108,9 @@ pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'_>) -> A
         let Some(winner) = best.candidate else {
             return Answer {
                 winner: None,
-                reply: match message.body {
-                    Body::Event(_) => None,
-                    _ => Some(Reply::Transfer { kf_account: None }),
+                action: match message.body {
+                    Body::Event(_) => Action::Success,
+                    _ => Action::Reply(Reply::Transfer { kf_account: None }),
                 },
                 clipped: false,
             };
@@ -97,10 +118,10 @@ pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'_>) -> A
         let rule = rules.rule(winner.rule);
         match render::reply(rule, message, best.captures.as_ref()) {
             render::Rendered::Empty => excluded.push(winner.rule),
-            render::Rendered::Reply { reply, clipped } => {
+            render::Rendered::Reply { action, clipped } => {
                 return Answer {
                     winner: Some((rule, winner)),
-                    reply,
+                    action,
                     clipped,
                 };
             }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use sha1::{Digest as _, Sha1};
 
 pub use crate::protocol::vocab::MAX_TEXT_BYTES;
+use super::Action;
 use crate::protocol::{Article, Message, Reply};
 use crate::ruleset::{Rule, RuleReply, Template};
 
@@ -17,11 +18,8 @@ use crate::ruleset::{Rule, RuleReply, Template};
 pub(super) enum Rendered<'r> {
     /// The text rendered blank: this rule does not answer.
     Empty,
-    /// The reply (`None`: answer `success`), and whether its text was cut.
-    Reply {
-        reply: Option<Reply<'r>>,
-        clipped: bool,
-    },
+    /// What to do, and whether the reply's text was cut.
+    Reply { action: Action<'r>, clipped: bool },
 }
 
 /// Which of `n` replies a `reply.random` rule gives this message: a digest of the message's
@@ -59,20 +57,19 @@ pub(super) fn reply<'r>(
         RuleReply::Random(list) => &list[pick(message, &rule.id, list.len())],
         other => other,
     };
-    let reply = fill_reply(chosen, captures);
-    match reply {
-        Some(Reply::Text { content }) => {
+    match fill_reply(chosen, captures) {
+        Action::Reply(Reply::Text { content }) => {
             if content.trim().is_empty() {
                 return Rendered::Empty;
             }
             let (content, clipped) = clip_text(content);
             Rendered::Reply {
-                reply: Some(Reply::Text { content }),
+                action: Action::Reply(Reply::Text { content }),
                 clipped,
             }
         }
-        reply => Rendered::Reply {
-            reply,
+        action => Rendered::Reply {
+            action,
             clipped: false,
         },
     }
@@ -97,14 +94,11 @@ pub(super) fn clip_text(content: Cow<'_, str>) -> (Cow<'_, str>, bool) {
     (cut, true)
 }
 
-/// Renders one reply's templates. `None` is `reply.none`: answer `success`.
-fn fill_reply<'r>(
-    reply: &'r RuleReply,
-    captures: Option<&regex::Captures<'_>>,
-) -> Option<Reply<'r>> {
+/// Renders one reply's templates.
+fn fill_reply<'r>(reply: &'r RuleReply, captures: Option<&regex::Captures<'_>>) -> Action<'r> {
     let fill = |t: &'r Template| -> Cow<'r, str> { t.render(captures) };
     let fill_opt = |t: &'r Option<Template>| t.as_ref().map(|t| t.render(captures));
-    Some(match reply {
+    Action::Reply(match reply {
         RuleReply::Text(t) => Reply::Text { content: fill(t) },
         RuleReply::Image { media_id } => Reply::Image {
             media_id: fill(media_id),
@@ -149,9 +143,14 @@ fn fill_reply<'r>(
             kf_account: fill_opt(kf_account),
         },
         RuleReply::Ai => Reply::Ai,
-        RuleReply::None => return None,
+        RuleReply::None => return Action::Success,
+        RuleReply::Upstream(name) => return Action::Forward(name),
         // The compiler refuses a random inside a random; one level is picked by the caller.
-        RuleReply::Random(list) => return list.first().and_then(|r| fill_reply(r, captures)),
+        RuleReply::Random(list) => {
+            return list
+                .first()
+                .map_or(Action::Success, |r| fill_reply(r, captures));
+        }
     })
 }
 

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::diag::Location;
 
-pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, sources_from};
+pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, compile_with, sources_from};
 pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
 pub use key_index::{KeyHit, KeyHow, KeyIndex};
 pub use schedule::Schedule;
@@ -382,6 +382,9 @@ pub enum RuleReply {
     None,
     /// `reply.random`: one of 2–10 replies, picked per message.
     Random(Vec<RuleReply>),
+    /// `reply.upstream = "NAME"`: the message goes to that `[[upstream]]`, whose answer is
+    /// relayed.
+    Upstream(Arc<str>),
 }
 
 impl RuleReply {
@@ -398,6 +401,7 @@ impl RuleReply {
             RuleReply::Ai => "ai",
             RuleReply::None => "none",
             RuleReply::Random(_) => "random",
+            RuleReply::Upstream(_) => "upstream",
         }
     }
 

@@ -196,6 +196,7 @@ pub struct RawReply {
     pub ai: Option<Spanned<RawAi>>,
     pub none: Option<Spanned<bool>>,
     pub random: Option<Spanned<Vec<Spanned<RawReply>>>>,
+    pub upstream: Option<Spanned<String>>,
 }
 
 /// One reply of `reply.*`.
@@ -221,6 +222,8 @@ pub enum ReplySpec {
     None(Spanned<bool>),
     /// `reply.random`.
     Random(Spanned<Vec<Spanned<RawReply>>>),
+    /// `reply.upstream`.
+    Upstream(Spanned<String>),
 }
 
 impl Spec for ReplySpec {
@@ -236,6 +239,7 @@ impl Spec for ReplySpec {
             ReplySpec::Ai(_) => "ai",
             ReplySpec::None(_) => "none",
             ReplySpec::Random(_) => "random",
+            ReplySpec::Upstream(_) => "upstream",
         }
     }
 }
@@ -254,6 +258,7 @@ impl RawReply {
             ai,
             none,
             random,
+            upstream,
         } = self;
         let mut out = Vec::new();
         push(&mut out, text, ReplySpec::Text);
@@ -266,6 +271,7 @@ impl RawReply {
         push(&mut out, ai, ReplySpec::Ai);
         push(&mut out, none, ReplySpec::None);
         push(&mut out, random, ReplySpec::Random);
+        push(&mut out, upstream, ReplySpec::Upstream);
         out
     }
 }

@@ -58,6 +58,7 @@ pub async fn serve(
             ))
         })
         .collect();
+    state.upstreams.copies.start();
     shutdown.await;
     let _ = stop.send(true);
     for a in accepting {
@@ -75,7 +76,14 @@ pub async fn serve(
             limits.grace
         );
     }
+    // Event copies queued until now are sent, within the same grace time.
+    state.upstreams.copies.drain(limits.grace).await;
 }
+
+/// The address a request's connection comes from (a request extension: `X-Forwarded-For`
+/// of a forward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::IpAddr);
 
 /// Whether a request target is origin-form (`/path?query`), the only form a server that is
 /// not a proxy serves: not authority-form (`CONNECT a:1`, `GET a:443`), absolute-form
@@ -110,7 +118,7 @@ async fn accept_loop<S>(
             accepted = listener.accept() => accepted,
             _ = stopped.wait_for(|s| *s) => return,
         };
-        let (stream, _) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little rather than spin.
@@ -152,6 +160,7 @@ async fn accept_loop<S>(
         let _ = stream.set_nodelay(true);
         serve_connection(
             ClientIo::new(stream, limits.send_timeout, permit),
+            Peer(peer.ip()),
             service.clone(),
             metrics.clone(),
             limits,
@@ -163,6 +172,7 @@ async fn accept_loop<S>(
 /// Serves one connection on a task of its own, registered so that it can be asked to close.
 fn serve_connection<S>(
     io: ClientIo,
+    peer: Peer,
     service: S,
     metrics: Arc<Metrics>,
     limits: Limits,
@@ -187,8 +197,9 @@ fn serve_connection<S>(
         .max_buf_size(MAX_CONNECTION_BUFFER);
     let connection = http.serve_connection(
         hyper_util::rt::TokioIo::new(io),
-        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             slot.busy();
+            request.extensions_mut().insert(peer);
             // Before routing: warp panics on a target that is not a path.
             let refused = (!is_origin_form(request.uri())).then(|| {
                 let mut r = Refusal::bad(

@@ -47,6 +47,19 @@ pub(super) fn healthz(state: &State) -> Response {
         "last_reload": last_reload,
         "failing_since": status.failing_since.map(time),
         "reloading_since": state.rules.reloading_since().map(time),
+        // An upstream that fails does not make replyd unhealthy: it still answers (as if there
+        // were no upstream); operators see here which upstream fails, since when and how.
+        "upstreams": state.upstreams.all().iter().map(|u| {
+            let health = u.health();
+            serde_json::json!({
+                "name": u.spec.name,
+                "url": u.spec.url.to_string(),
+                "last_success": health.last_success.map(time),
+                "last_failure": health.last_failure.map(|(at, outcome, detail)| serde_json::json!({
+                    "at": time(at), "outcome": outcome.as_str(), "error": detail,
+                })),
+            })
+        }).collect::<Vec<_>>(),
     });
     let mut r = warp::reply::json(&body).into_response();
     *r.status_mut() = if status.is_failing() {

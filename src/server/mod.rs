@@ -44,6 +44,7 @@ use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
 use crate::state::Rules;
+use crate::upstream::Upstreams;
 pub use accept::serve;
 use response::Refusal;
 
@@ -78,6 +79,8 @@ pub struct State {
     pub clock: Clock,
     /// Which rules answered which follower within their cooldown.
     pub cooldowns: Arc<dyn Cooldowns>,
+    /// The upstreams, the fall-through and the event copies.
+    pub upstreams: Upstreams,
 }
 
 impl State {
@@ -89,6 +92,8 @@ impl State {
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> State {
+        let upstreams =
+            Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
         State {
             rules,
             token,
@@ -104,6 +109,7 @@ impl State {
             max_clock_skew: config.max_clock_skew,
             admin_separate: config.admin_listen.is_some(),
             cooldowns: Arc::new(MemoryCooldowns::new(cooldown::DEFAULT_CAPACITY)),
+            upstreams,
         }
     }
 }
@@ -128,6 +134,8 @@ pub fn routes(
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::header::optional::<String>("content-type"))
+        .and(warp::ext::optional::<accept::Peer>())
         .and(warp::body::stream())
         .then(
             move |state: Arc<State>,
@@ -135,17 +143,16 @@ pub fn routes(
                   path: warp::path::FullPath,
                   query: String,
                   length: Option<u64>,
+                  content_type: Option<String>,
+                  peer: Option<accept::Peer>,
                   body| async move {
-                handle(
-                    &state,
-                    surface,
-                    &method,
-                    path.as_str(),
-                    &query,
+                let head = webhook::Head {
+                    query: &query,
                     length,
-                    body,
-                )
-                .await
+                    content_type: content_type.as_deref(),
+                    peer: peer.map(|p| p.0),
+                };
+                handle(&state, surface, &method, path.as_str(), head, body).await
             },
         )
 }
@@ -155,8 +162,7 @@ async fn handle<S, B>(
     surface: Surface,
     method: &Method,
     path: &str,
-    query: &str,
-    length: Option<u64>,
+    head: webhook::Head<'_>,
     body: S,
 ) -> Response
 where
@@ -166,8 +172,8 @@ where
     let operators_here = surface == Surface::Admin || !state.admin_separate;
     let refusal = match path {
         _ if path == state.path && surface == Surface::Public => match *method {
-            Method::GET => return webhook::verify_url(state, query),
-            Method::POST => return webhook::post(state, query, length, body).await,
+            Method::GET => return webhook::verify_url(state, head.query),
+            Method::POST => return webhook::post(state, head, body).await,
             _ => Refusal::Method("GET, POST"),
         },
         "/healthz" | "/metrics" if operators_here => match *method {

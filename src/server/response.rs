@@ -73,6 +73,20 @@ pub(super) fn xml(body: Bytes) -> Response {
     r
 }
 
+/// 200 with an upstream's answer: XML when it is a reply, plain text for `success` or
+/// nothing.
+pub(super) fn relayed(body: Bytes) -> Response {
+    if body.trim_ascii_start().starts_with(b"<") {
+        return xml(body);
+    }
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
 /// Plain text with a status.
 pub(super) fn text(status: StatusCode, body: String) -> Response {
     let mut r = body.into_response();

@@ -1,6 +1,7 @@
 //! The WeChat endpoint: the console's URL check (GET) and messages (POST).
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,17 +11,21 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited, StreamBody};
 use hyper::body::Frame;
 use sha1::Digest as _;
 use tracing::{debug, info, warn};
-use warp::http::StatusCode;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::State;
 use super::query::Query;
 use super::response::{self, Refusal};
+use crate::config::Fallback;
 use crate::dedup::{Answered, Delivery, Passive};
 use crate::engine;
+use crate::upstream::{self, Outcome, Reason, Upstream};
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
-use crate::protocol::{self, Message, MsgType, Reply, ReplyKind, reply, signature};
+use crate::protocol::{
+    self, Body, EventKind, Message, MsgType, Reply, ReplyKind, reply, signature,
+};
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
@@ -43,19 +48,27 @@ pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
     }
 }
 
+/// What a request says besides its body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Head<'a> {
+    /// The raw query string.
+    pub query: &'a str,
+    /// Content-Length, if sent.
+    pub length: Option<u64>,
+    /// Content-Type, if sent (forwarded to an upstream as it was).
+    pub content_type: Option<&'a str>,
+    /// Where the connection comes from.
+    pub peer: Option<IpAddr>,
+}
+
 /// POST: a message or event.
-pub(super) async fn post<S, B>(
-    state: &State,
-    raw_query: &str,
-    length: Option<u64>,
-    body: S,
-) -> Response
+pub(super) async fn post<S, B>(state: &State, head: Head<'_>, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
     let started = Instant::now();
-    let response = match answer_post(state, raw_query, length, body, started).await {
+    let response = match answer_post(state, head, body, started).await {
         Ok(r) => r,
         Err(refusal) => refusal.respond(&state.metrics),
     };
@@ -68,8 +81,7 @@ where
 
 async fn answer_post<S, B>(
     state: &State,
-    raw_query: &str,
-    length: Option<u64>,
+    head: Head<'_>,
     body: S,
     started: Instant,
 ) -> Result<Response, Refusal>
@@ -77,13 +89,13 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
-    let query = Query::parse(raw_query)?;
+    let query = Query::parse(head.query)?;
     query.check_signature(
         state.token.expose(),
         state.clock.unix_secs(),
         state.max_clock_skew,
     )?;
-    if length.is_some_and(|n| n > state.max_body_bytes as u64) {
+    if head.length.is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err(too_large(state.max_body_bytes));
     }
     let body = tokio::time::timeout(state.body_timeout, read_body(body, state.max_body_bytes))
@@ -98,15 +110,29 @@ where
         cipher: sealed_with,
         xml,
     } = open(state, &query, &body)?;
+    // What an upstream would receive: WeChat's request as it came.
+    let forwardable = || upstream::Request {
+        query: head.query.to_owned(),
+        body: body.clone(),
+        content_type: head
+            .content_type
+            .and_then(|c| HeaderValue::from_str(c).ok()),
+        peer: head.peer,
+    };
     let (answered, delivery) = state
         .dedup
         .answer(&message, &xml, sealed_with.is_some(), || {
-            answer(state, &message)
+            answer(state, &message, forwardable)
         })
         .await;
     count(state, &message, &answered, delivery);
+    if delivery == Delivery::First {
+        copy_event(state, &message, &answered, forwardable);
+    }
     let response = match (&answered.passive, sealed_with) {
         (Passive::Success, _) => response::text(StatusCode::OK, "success".to_owned()),
+        // As the upstream wrote it: in safe mode it encrypted it itself.
+        (Passive::Relayed { body }, _) => response::relayed(body.clone()),
         (Passive::Reply { xml, .. }, Some(cipher)) => response::xml(Bytes::from(cipher.seal(
             // The body was written from a String: it is UTF-8.
             &String::from_utf8_lossy(xml),
@@ -126,6 +152,8 @@ where
         event = message.event().map(|e| clip(e.name(), 32)).as_deref(),
         rule = answered.rule.as_deref().unwrap_or("-"),
         reply = answered.passive.label(),
+        upstream = answered.upstream.as_ref().map(|(name, _)| &**name),
+        upstream_outcome = answered.upstream.as_ref().map(|(_, o)| o.as_str()),
         retry = delivery == Delivery::Retry,
         encrypted = sealed_with.is_some(),
         micros = started.elapsed().as_micros() as u64,
@@ -232,8 +260,46 @@ fn open<'s, 'b>(
     }
 }
 
-/// The plaintext answer to a message, from the rules being served now.
-fn answer(state: &State, message: &Message) -> Answered {
+/// The answer to a message: from the rules being served now, or from the upstream they (or
+/// the fall-through) name.
+async fn answer(
+    state: &State,
+    message: &Message,
+    forwardable: impl FnOnce() -> upstream::Request,
+) -> Answered {
+    let (answered, forward) = decide(state, message);
+    let Some(upstream) = forward else {
+        return answered;
+    };
+    let reason = match &answered.rule {
+        Some(id) => Reason::Rule(id),
+        None => Reason::FallThrough,
+    };
+    let outcome = match state
+        .upstreams
+        .forward(&upstream, &forwardable(), reason)
+        .await
+    {
+        Ok(body) => {
+            return Answered {
+                passive: Passive::Relayed { body },
+                upstream: Some((upstream.spec.name.as_str().into(), Outcome::Ok)),
+                ..answered
+            };
+        }
+        Err(failure) => failure.outcome,
+    };
+    // The upstream failed: answer as if there were none (`answered` is that answer).
+    Answered {
+        upstream: Some((upstream.spec.name.as_str().into(), outcome)),
+        ..answered
+    }
+}
+
+/// The rules' answer, and the upstream to forward to instead, if the winning rule or the
+/// fall-through names one (the answer is then what a failed forward gets: a hand-over for a
+/// user message, `success` for an event).
+fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>) {
     // One load per request: the whole answer comes from one rule set.
     let served = state.rules.load();
     if let Some(e) = message.event()
@@ -270,31 +336,83 @@ fn answer(state: &State, message: &Message) -> Answered {
         }
     }
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
-    match &answer.reply {
-        Some(r) => Answered {
-            passive: Passive::Reply {
-                xml: reply::render(
-                    r,
-                    &message.from_user,
-                    &message.to_user,
-                    state.clock.unix_secs(),
-                )
-                .into(),
-                kind: r.kind(),
-            },
-            rule,
-            kf_account: match r {
+    let is_event = matches!(message.body, Body::Event(_));
+    // The fall-through: `[fall_through]` decides what a message no rule answers gets.
+    let fallback = match &answer.winner {
+        Some(_) => None,
+        None => Some(state.upstreams.fallback(is_event)),
+    };
+    let action = match (&answer.action, fallback) {
+        (_, Some(Fallback::Success)) => engine::Action::Success,
+        (_, Some(Fallback::Upstream(name))) => engine::Action::Forward(name),
+        (action, _) => action.clone(),
+    };
+    // What a failed forward gets: the fall-through as if there were no upstream.
+    let without_upstream = || {
+        if is_event {
+            Answered::new(Passive::Success, rule.clone())
+        } else {
+            let transfer = Reply::Transfer { kf_account: None };
+            Answered::new(passive_reply(state, message, &transfer), rule.clone())
+        }
+    };
+    match action {
+        engine::Action::Reply(r) => {
+            let kf_account = match &r {
                 Reply::Transfer {
                     kf_account: Some(kf),
                 } => Some(Arc::from(kf.as_ref())),
                 _ => None,
-            },
-        },
-        None => Answered {
-            passive: Passive::Success,
-            rule,
-            kf_account: None,
-        },
+            };
+            let passive = passive_reply(state, message, &r);
+            (
+                Answered {
+                    kf_account,
+                    ..Answered::new(passive, rule)
+                },
+                None,
+            )
+        }
+        engine::Action::Success => (Answered::new(Passive::Success, rule), None),
+        engine::Action::Forward(name) => {
+            let upstream = state.upstreams.get(name).cloned();
+            if upstream.is_none() {
+                // The config and the rules are checked together at load: not reached.
+                warn!(upstream = name, "no such upstream; answering without it");
+            }
+            (without_upstream(), upstream)
+        }
+    }
+}
+
+/// A reply, rendered for this message.
+fn passive_reply(state: &State, message: &Message, r: &Reply<'_>) -> Passive {
+    Passive::Reply {
+        xml: reply::render(
+            r,
+            &message.from_user,
+            &message.to_user,
+            state.clock.unix_secs(),
+        )
+        .into(),
+        kind: r.kind(),
+    }
+}
+
+/// Sends the upstreams that ask for this event (`copy_events`) a copy of it, in the background;
+/// the upstream it was forwarded to has it already.
+fn copy_event(
+    state: &State,
+    message: &Message,
+    answered: &Answered,
+    forwardable: impl Fn() -> upstream::Request,
+) {
+    let Some(kind) = message.event().and_then(|e| EventKind::parse(e.name())) else {
+        return;
+    };
+    let forwarded_to = answered.upstream.as_ref().map(|(name, _)| &**name);
+    for target in state.upstreams.copy_targets(kind, forwarded_to) {
+        state.upstreams.copies.push(target.clone(), forwardable());
     }
 }
 
@@ -319,6 +437,7 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
             .with_label_values(&[match answered.passive {
                 Passive::Success => "success",
                 Passive::Reply { .. } => "transfer",
+                Passive::Relayed { .. } => "upstream",
             }])
             .inc(),
     }

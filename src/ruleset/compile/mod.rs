@@ -63,9 +63,18 @@ impl Compiled {
     }
 }
 
-/// Compiles rule files (given in path order) into a rule set.
+/// Compiles rule files (given in path order) into a rule set, with no upstream declared.
 pub fn compile(sources: &Sources) -> Compiled {
-    let mut cx = Compiler::default();
+    compile_with(sources, &[])
+}
+
+/// Compiles rule files (given in path order) into a rule set; `reply.upstream` may name the
+/// `upstreams` of the config.
+pub fn compile_with(sources: &Sources, upstreams: &[String]) -> Compiled {
+    let mut cx = Compiler {
+        upstreams: Arc::from(upstreams),
+        ..Compiler::default()
+    };
     for (id, file) in sources.iter() {
         cx.file(id, file);
     }
@@ -130,6 +139,8 @@ struct Compiler {
     regex_budget: matchers::RegexBudget,
     schedules: when::Schedules,
     pending_gates: Vec<when::PendingGate>,
+    /// The `[[upstream]]` names of the config, which `reply.upstream` may name.
+    upstreams: Arc<[String]>,
 }
 
 /// What a rule entry's checks need to know about where it is.
@@ -139,6 +150,8 @@ struct Entry<'a> {
     /// The file's path, shared by every rule of the file.
     path: &'a Arc<Path>,
     header: Range<usize>,
+    /// The `[[upstream]]` names `reply.upstream` may name.
+    upstreams: &'a [String],
 }
 
 impl Entry<'_> {
@@ -184,6 +197,7 @@ impl Compiler {
             tests: 0,
         };
         let path: Arc<Path> = Arc::from(src.path());
+        let upstreams = self.upstreams.clone();
         let (table, errors) = DeTable::parse_recoverable(src.text());
         if !errors.is_empty() {
             for e in errors {
@@ -241,6 +255,7 @@ impl Compiler {
                     src,
                     path: &path,
                     header: elem.span(),
+                    upstreams: &upstreams,
                 };
                 if kind == Kind::Schedule {
                     match RawSchedule::deserialize(elem.clone().into_deserializer()) {

@@ -2,6 +2,7 @@
 //! limits checked.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use toml::Spanned;
 
@@ -15,7 +16,8 @@ use crate::ruleset::template::{GroupRef, Template};
 use crate::ruleset::{ArticleTemplate, Matcher, RuleReply};
 
 const HELP: &str = "add one of reply.text, reply.image, reply.voice, reply.video, \
-                    reply.music, reply.news, reply.random, reply.transfer, reply.ai or reply.none";
+                    reply.music, reply.news, reply.random, reply.transfer, reply.ai, \
+                    reply.upstream or reply.none";
 
 /// How many replies `reply.random` holds.
 pub const RANDOM_REPLIES: std::ops::RangeInclusive<usize> = 2..=10;
@@ -155,6 +157,28 @@ fn reply(
             RuleReply::Ai
         }
         ReplySpec::Random(list) => random_reply(list, matcher, t)?,
+        ReplySpec::Upstream(name) => {
+            let declared = entry.upstreams;
+            if !declared.iter().any(|d| d == name.get_ref()) {
+                let known: Vec<&str> = declared.iter().map(String::as_str).collect();
+                let help = match crate::diag::did_you_mean(name.get_ref(), &known) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if known.is_empty() => "declare it in replyd.toml: [[upstream]] name = \"…\" url = \"http://…\" (lint and try read the config serve reads: --config FILE, or replyd.toml here)".to_owned(),
+                    None => format!("the config's upstreams are {}", known.join(", ")),
+                };
+                t.diags.push(
+                    entry
+                        .diag(
+                            Code::UnknownUpstream,
+                            name.span(),
+                            format!("no [[upstream]] is named `{}`", name.get_ref()),
+                        )
+                        .with_help(help),
+                );
+                return None;
+            }
+            RuleReply::Upstream(Arc::from(name.into_inner()))
+        }
         ReplySpec::None(none) => {
             if !*none.get_ref() {
                 t.diags.push(
@@ -218,7 +242,11 @@ fn random_reply(
         };
         if matches!(
             spec,
-            ReplySpec::Transfer(_) | ReplySpec::Ai(_) | ReplySpec::None(_) | ReplySpec::Random(_)
+            ReplySpec::Transfer(_)
+                | ReplySpec::Ai(_)
+                | ReplySpec::None(_)
+                | ReplySpec::Random(_)
+                | ReplySpec::Upstream(_)
         ) {
             t.diags.push(
                 entry
