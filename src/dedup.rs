@@ -353,11 +353,11 @@ mod tests {
         // 10 answers of 4,000 bytes: only the last two fit in 10,000.
         assert_eq!(d.len(), 2);
         assert_eq!(
-            ask(&d, &text("u", "9"), || std::future::ready(answered("?"))).await.1,
+            ask(&d, &text("u", "9"), || answered("?")).await.1,
             Delivery::Retry
         );
         assert_eq!(
-            ask(&d, &text("u", "0"), || std::future::ready(answered("?"))).await.1,
+            ask(&d, &text("u", "0"), || answered("?")).await.1,
             Delivery::First
         );
     }
@@ -395,6 +395,7 @@ mod tests {
             },
             rule: None,
             kf_account: None,
+            upstream: None,
         }
     }
 
@@ -475,9 +476,9 @@ mod tests {
             },
             ..text("u", "1")
         };
-        let (a, _) = ask(&d, &without_id("a"), || std::future::ready(answered("A"))).await;
+        let (a, _) = ask(&d, &without_id("a"), || answered("A")).await;
         let (b, _) = ask(&d, &without_id("b"), || answered("B")).await;
-        let (again, delivery) = ask(&d, &without_id("a"), || std::future::ready(answered("?"))).await;
+        let (again, delivery) = ask(&d, &without_id("a"), || answered("?")).await;
         assert_eq!((a.passive.body(), b.passive.body()), (&b"A"[..], &b"B"[..]));
         assert_eq!(
             (again.passive.body(), delivery),

@@ -314,7 +314,7 @@ mod tests {
             ),
             (
                 format!("{up}tiemout_ms = 1\n"),
-                "replyd.toml:1:1: unknown field `tiemout_ms`",
+                "replyd.toml:4:1: unknown field `tiemout_ms`, expected one of `name`, `url`",
             ),
             (
                 format!("{up}[fall_through]\nmessages = \"upstream:nope\"\n"),

@@ -227,15 +227,17 @@ fn message(body: Body) -> Message {
 /// (winning rule id or `transfer` / `success`, reply text or kf account or "").
 fn check(set: &RuleSet, m: &Message) -> (String, String) {
     let a = respond(set, m, &Context::at(NOW.parse().unwrap()));
-    let id = match (&a.winner, &a.reply) {
+    let id = match (&a.winner, &a.action) {
         (Some((r, _)), _) => r.id.to_string(),
-        (None, Some(Reply::Transfer { .. })) => "transfer".into(),
-        (None, None) => "success".into(),
-        (None, Some(r)) => panic!("fall-through with {r:?}"),
+        (None, Action::Reply(Reply::Transfer { .. })) => "transfer".into(),
+        (None, Action::Success) => "success".into(),
+        (None, other) => panic!("fall-through with {other:?}"),
     };
-    let detail = match a.reply {
-        Some(Reply::Text { content }) => content.into_owned(),
-        Some(Reply::Transfer { kf_account }) => kf_account.map(Cow::into_owned).unwrap_or_default(),
+    let detail = match a.action {
+        Action::Reply(Reply::Text { content }) => content.into_owned(),
+        Action::Reply(Reply::Transfer { kf_account }) => {
+            kf_account.map(Cow::into_owned).unwrap_or_default()
+        }
         _ => String::new(),
     };
     (id, detail)
@@ -359,7 +361,7 @@ fn events_and_other_messages() {
         &Context::at(NOW.parse().unwrap()),
     );
     assert_eq!(a.winner.map(|(r, _)| &*r.id), Some("menu-other"));
-    assert_eq!(a.reply, None);
+    assert_eq!(a.action, Action::Success);
 }
 
 #[test]

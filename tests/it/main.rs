@@ -2,6 +2,7 @@
 
 mod account_rules;
 mod architecture;
+mod backend;
 mod cli;
 mod examples;
 mod hostile;
@@ -11,4 +12,5 @@ mod reload;
 mod retries;
 mod safe_mode;
 mod serve;
+mod upstream;
 mod util;

@@ -153,7 +153,7 @@ proptest! {
         let set = rules_once();
         let cx = engine::Context::at(jiff::Timestamp::now());
         let a = engine::respond(set, &text(content.clone()), &cx);
-        prop_assert!(a.reply.is_some(), "a text always gets a reply (a rule's or the hand-over)");
+        prop_assert!(a.action.reply().is_some(), "a text always gets a reply (a rule's or the hand-over)");
         let ranked = engine::candidates(set, &text(content.clone()), Some(&cx));
         // The winner is the best candidate that can answer now, or one below it when that
         // one's reply rendered blank (only a template of captures can).
@@ -167,7 +167,7 @@ proptest! {
         }
         // Whatever a template renders, what is sent is within WeChat's limits: not blank, at
         // most 2047 bytes.
-        if let Some(replyd::protocol::Reply::Text { content: sent }) = &a.reply {
+        if let Some(replyd::protocol::Reply::Text { content: sent }) = a.action.reply() {
             prop_assert!(!sent.trim().is_empty());
             prop_assert!(sent.len() <= engine::MAX_TEXT_BYTES, "{} bytes", sent.len());
         }

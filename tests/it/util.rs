@@ -265,18 +265,18 @@ impl Server {
         )
         .expect("the project's config resolves");
         let token = config.token().expect("a token").clone();
-        let loaded = load::load(&config.rules).expect("the rules directory reads");
+        let upstreams = config.forwarding.names();
+        let loaded = load::load_paths(std::slice::from_ref(&config.rules), &upstreams)
+            .expect("the rules directory reads");
         let ruleset = loaded
             .ruleset
             .unwrap_or_else(|| panic!("the project's rules have errors: {:?}", loaded.diagnostics));
         let (clock, hand) = Clock::manual(now);
         let metrics = Arc::new(Metrics::new());
-        let rules = Arc::new(Rules::new(
-            config.rules.clone(),
-            ruleset,
-            None,
-            metrics.clone(),
-        ));
+        let rules = Arc::new(
+            Rules::new(config.rules.clone(), ruleset, None, metrics.clone())
+                .with_upstreams(upstreams),
+        );
         let state = Arc::new(server::State::new(&config, token, rules, metrics, clock));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");

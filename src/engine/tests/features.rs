@@ -164,15 +164,16 @@ fn at(s: &str) -> Timestamp {
 /// (winner id or `transfer`/`success`, reply text or the reply's MsgType).
 fn answer(set: &RuleSet, m: &Message, cx: &Context<'_>) -> (String, String) {
     let a = respond(set, m, cx);
-    let id = match (&a.winner, &a.reply) {
+    let id = match (&a.winner, &a.action) {
         (Some((r, _)), _) => r.id.to_string(),
-        (None, Some(_)) => "transfer".into(),
-        (None, None) => "success".into(),
+        (None, Action::Success) => "success".into(),
+        (None, _) => "transfer".into(),
     };
-    let detail = match a.reply {
-        Some(Reply::Text { content }) => content.into_owned(),
-        Some(r) => r.msg_type().to_owned(),
-        None => String::new(),
+    let detail = match a.action {
+        Action::Reply(Reply::Text { content }) => content.into_owned(),
+        Action::Reply(r) => r.msg_type().to_owned(),
+        Action::Forward(name) => format!("upstream:{name}"),
+        Action::Success => String::new(),
     };
     (id, detail)
 }
@@ -333,8 +334,8 @@ fn a_reply_that_renders_empty_gives_way_and_a_long_one_is_cut() {
     let long = format!("复述{}", "流".repeat(1000));
     let a = respond(&set, &text(&long), &cx);
     assert!(a.clipped);
-    match a.reply {
-        Some(Reply::Text { content }) => {
+    match a.action {
+        Action::Reply(Reply::Text { content }) => {
             assert_eq!(content.len(), 2046);
             assert!(matches!(content, Cow::Owned(_)));
         }
