@@ -165,7 +165,14 @@ fn bench(c: &mut Criterion) {
             .sample_size(30);
         for (kind, m) in &probes {
             group.bench_with_input(BenchmarkId::new("replyd", kind), m, |b, m| {
-                b.iter(|| black_box(engine::respond(&set, black_box(m), &cx).reply.is_some()))
+                b.iter(|| {
+                    black_box(
+                        engine::respond(&set, black_box(m), &cx)
+                            .action
+                            .reply()
+                            .is_some(),
+                    )
+                })
             });
             group.bench_with_input(BenchmarkId::new("naive", kind), m, |b, m| {
                 b.iter(|| black_box(naive.respond(black_box(m))))
@@ -238,7 +245,14 @@ fn gated(c: &mut Criterion) {
             .sample_size(30);
         for (kind, m, cx) in &probes {
             group.bench_with_input(BenchmarkId::new("replyd", kind), m, |b, m| {
-                b.iter(|| black_box(engine::respond(&set, black_box(m), cx).reply.is_some()))
+                b.iter(|| {
+                    black_box(
+                        engine::respond(&set, black_box(m), cx)
+                            .action
+                            .reply()
+                            .is_some(),
+                    )
+                })
             });
         }
         group.finish();

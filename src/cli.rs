@@ -169,6 +169,13 @@ pub struct ServeArgs {
     pub rules: Option<PathBuf>,
 }
 
+/// `--at`: an RFC 3339 instant, with its offset.
+fn parse_instant(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not a time with an offset: write RFC 3339, e.g. 2026-12-05T20:00:00+08:00 or 2026-12-05T12:00:00Z")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,11 +185,4 @@ mod tests {
     fn verify_cli() {
         Cli::command().debug_assert();
     }
-}
-
-/// `--at`: an RFC 3339 instant, with its offset.
-fn parse_instant(s: &str) -> Result<jiff::Timestamp, String> {
-    s.parse().map_err(|_| {
-        format!("{s:?} is not a time with an offset: write RFC 3339, e.g. 2026-12-05T20:00:00+08:00 or 2026-12-05T12:00:00Z")
-    })
 }

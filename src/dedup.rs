@@ -367,22 +367,30 @@ mod tests {
         let d = Dedup::new(Duration::from_secs(60), 100, Clock::system());
         let m = text("victim", "7");
         let first = d
-            .answer(&m, b"<xml>attacker's text</xml>", false, || std::future::ready(answered("A")))
+            .answer(&m, b"<xml>attacker's text</xml>", false, || {
+                std::future::ready(answered("A"))
+            })
             .await;
         assert_eq!(first.1, Delivery::First);
         // The victim's real message: the same follower and MsgId, other content.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", false, || std::future::ready(answered("R")))
+            .answer(&m, b"<xml>real text</xml>", false, || {
+                std::future::ready(answered("R"))
+            })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"R"[..], Delivery::First));
         // The same content, but encrypted this time: not a retry of the plaintext one.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", true, || std::future::ready(answered("S")))
+            .answer(&m, b"<xml>real text</xml>", true, || {
+                std::future::ready(answered("S"))
+            })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::First));
         // A real retry.
         let (a, delivery) = d
-            .answer(&m, b"<xml>real text</xml>", true, || std::future::ready(answered("?")))
+            .answer(&m, b"<xml>real text</xml>", true, || {
+                std::future::ready(answered("?"))
+            })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::Retry));
     }

@@ -80,7 +80,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     );
     let commit = crate::git::head_commit(&dir);
     let metrics = Arc::new(Metrics::new());
-    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_upstreams(upstreams));
+    let rules =
+        Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_upstreams(upstreams));
     for u in &config.forwarding.upstreams {
         info!(
             upstream = %u.name,

@@ -80,7 +80,13 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     };
     let report = match args.format {
         TryFormat::Human => human(
-            &set, &message, args.at, &answer, &candidates, forward, &reply_xml,
+            &set,
+            &message,
+            args.at,
+            &answer,
+            &candidates,
+            forward,
+            &reply_xml,
         ),
         TryFormat::Json => json_report(&set, &message, &answer, &candidates, forward, &reply_xml),
     };
@@ -216,7 +222,10 @@ fn human(
                 }
             }
         }
-        None => out.push_str(&format!("answered: nothing: {}\n", fall_through(message, &answer.action))),
+        None => out.push_str(&format!(
+            "answered: nothing: {}\n",
+            fall_through(message, &answer.action)
+        )),
     }
     let skipped: Vec<&Ranked> = candidates.iter().filter(|c| c.skipped.is_some()).collect();
     if !skipped.is_empty() {
@@ -309,7 +318,7 @@ fn json_report(
         },
         "winner": winner.map(candidate),
         "beaten": beaten,
-        "fall_through": winner.is_none().then(|| match &answer.action {
+        "fall_through": winner.is_none().then_some(match &answer.action {
             Action::Reply(_) => "transfer",
             Action::Success => "success",
             Action::Forward(_) => "upstream",

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::protocol::crypto::{Cipher, Keys};
 use layers::{Layers, Source, Value};
-pub use upstreams::{Fallback, FallThrough, Forwarding, UpstreamSpec};
+pub use upstreams::{FallThrough, Fallback, Forwarding, UpstreamSpec};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "replyd.toml";

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 
 use sha1::{Digest as _, Sha1};
 
-pub use crate::protocol::vocab::MAX_TEXT_BYTES;
 use super::Action;
+pub use crate::protocol::vocab::MAX_TEXT_BYTES;
 use crate::protocol::{Article, Message, Reply};
 use crate::ruleset::{Rule, RuleReply, Template};
 

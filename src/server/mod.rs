@@ -92,8 +92,7 @@ impl State {
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> State {
-        let upstreams =
-            Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
+        let upstreams = Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
         State {
             rules,
             token,
@@ -135,6 +134,7 @@ pub fn routes(
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::header::optional::<String>("content-type"))
+        .and(warp::header::optional::<String>("x-forwarded-for"))
         .and(warp::ext::optional::<accept::Peer>())
         .and(warp::body::stream())
         .then(
@@ -144,6 +144,7 @@ pub fn routes(
                   query: String,
                   length: Option<u64>,
                   content_type: Option<String>,
+                  forwarded_for: Option<String>,
                   peer: Option<accept::Peer>,
                   body| async move {
                 let head = webhook::Head {
@@ -151,6 +152,7 @@ pub fn routes(
                     length,
                     content_type: content_type.as_deref(),
                     peer: peer.map(|p| p.0),
+                    forwarded_for: forwarded_for.as_deref(),
                 };
                 handle(&state, surface, &method, path.as_str(), head, body).await
             },

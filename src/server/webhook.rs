@@ -20,12 +20,12 @@ use super::response::{self, Refusal};
 use crate::config::Fallback;
 use crate::dedup::{Answered, Delivery, Passive};
 use crate::engine;
-use crate::upstream::{self, Outcome, Reason, Upstream};
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
 use crate::protocol::{
     self, Body, EventKind, Message, MsgType, Reply, ReplyKind, reply, signature,
 };
+use crate::upstream::{self, Outcome, Reason, Upstream};
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
@@ -59,6 +59,8 @@ pub(super) struct Head<'a> {
     pub content_type: Option<&'a str>,
     /// Where the connection comes from.
     pub peer: Option<IpAddr>,
+    /// The `X-Forwarded-For` a proxy in front of replyd set, if any.
+    pub forwarded_for: Option<&'a str>,
 }
 
 /// POST: a message or event.
@@ -117,7 +119,11 @@ where
         content_type: head
             .content_type
             .and_then(|c| HeaderValue::from_str(c).ok()),
-        peer: head.peer,
+        forwarded_for: match (head.forwarded_for, head.peer) {
+            (Some(chain), Some(peer)) => Some(format!("{chain}, {peer}")),
+            (Some(chain), None) => Some(chain.to_owned()),
+            (None, peer) => peer.map(|p| p.to_string()),
+        },
     };
     let (answered, delivery) = state
         .dedup

@@ -5,7 +5,6 @@
 //! the whole exchange (connect, send, read the answer) bounded by the upstream's timeout, and
 //! the answer read under a size cap.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,8 +48,9 @@ pub struct Request {
     pub body: Bytes,
     /// Its Content-Type, if it had one.
     pub content_type: Option<HeaderValue>,
-    /// The address WeChat connected from (`X-Forwarded-For`).
-    pub peer: Option<IpAddr>,
+    /// `X-Forwarded-For`: the one replyd received (from a proxy in front of it), followed by
+    /// the address the request came from.
+    pub forwarded_for: Option<String>,
 }
 
 /// A failed exchange: its outcome and what happened, for the log.
@@ -144,8 +144,8 @@ impl Client {
         if let Some(ct) = &request.content_type {
             builder = builder.header(CONTENT_TYPE, ct.clone());
         }
-        if let Some(peer) = request.peer {
-            builder = builder.header("X-Forwarded-For", peer.to_string());
+        if let Some(chain) = &request.forwarded_for {
+            builder = builder.header("X-Forwarded-For", chain.as_str());
         }
         let http_request = builder
             .body(Full::new(request.body.clone()))

@@ -127,7 +127,10 @@ pub struct Health {
 impl Upstream {
     /// Its health now.
     pub fn health(&self) -> Health {
-        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn record(&self, result: &Result<Bytes, Failure>) {
@@ -250,9 +253,9 @@ impl Upstreams {
         event: EventKind,
         except: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Arc<Upstream>> + 'a {
-        self.list
-            .iter()
-            .filter(move |u| u.spec.copy_events.contains(&event) && Some(u.spec.name.as_str()) != except)
+        self.list.iter().filter(move |u| {
+            u.spec.copy_events.contains(&event) && Some(u.spec.name.as_str()) != except
+        })
     }
 }
 

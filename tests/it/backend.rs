@@ -179,7 +179,9 @@ async fn answer(
         .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let params: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
     let p = |k: &str| params.get(k).cloned().unwrap_or_default();
     let mut signed = signature::sign(&[TOKEN, &p("timestamp"), &p("nonce")]) == p("signature");
     let plaintext = match (p("encrypt_type").as_str(), cipher) {
@@ -194,7 +196,12 @@ async fn answer(
         }
         _ => Some(body.clone()),
     };
-    let mut behaviour = state.behaviour.lock().unwrap().clone().expect("a behaviour");
+    let mut behaviour = state
+        .behaviour
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("a behaviour");
     while let Behaviour::Slow(pause, inner) = behaviour {
         tokio::time::sleep(pause).await;
         behaviour = *inner;

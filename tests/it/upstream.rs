@@ -47,7 +47,10 @@ fn post_xml(s: &Server, query: &str, body: &str) -> crate::util::Response {
         s.addr,
         "POST",
         &format!("/wechat?{query}"),
-        &[("Content-Type", "text/xml")],
+        &[
+            ("Content-Type", "text/xml"),
+            ("X-Forwarded-For", "203.0.113.7"),
+        ],
         body.as_bytes(),
     )
 }
@@ -58,7 +61,10 @@ fn metrics(s: &Server) -> String {
 
 fn healthz(s: &Server) -> (u16, serde_json::Value) {
     let r = request(s.addr, "GET", "/healthz", &[], b"");
-    (r.status, serde_json::from_str(&r.body).expect("healthz is JSON"))
+    (
+        r.status,
+        serde_json::from_str(&r.body).expect("healthz is JSON"),
+    )
 }
 
 #[test]
@@ -79,7 +85,8 @@ fn a_rule_forwards_wechats_request_unchanged_and_relays_the_answer() {
     assert_eq!(got.body, body);
     assert_eq!(got.content_type.as_deref(), Some("text/xml"));
     assert_eq!(got.reason.as_deref(), Some("rule=bind"));
-    assert_eq!(got.forwarded_for.as_deref(), Some("127.0.0.1"));
+    // The proxy in front of replyd said who WeChat was; replyd adds who it talked to.
+    assert_eq!(got.forwarded_for.as_deref(), Some("203.0.113.7, 127.0.0.1"));
     // Its answer is WeChat's answer, byte for byte.
     assert_eq!(r.body, got.answered);
     assert_eq!(fields(&r.body)["xml/Content"], "backend: 绑定 12345");
@@ -92,7 +99,10 @@ fn a_rule_forwards_wechats_request_unchanged_and_relays_the_answer() {
         m.contains(r#"replyd_upstream_requests_total{outcome="ok",upstream="app"} 1"#),
         "{m}"
     );
-    assert!(m.contains(r#"replyd_replies_total{kind="upstream"} 1"#), "{m}");
+    assert!(
+        m.contains(r#"replyd_replies_total{kind="upstream"} 1"#),
+        "{m}"
+    );
     let (status, h) = healthz(&s);
     assert_eq!(status, 200);
     assert_eq!(h["upstreams"][0]["name"], "app");
@@ -286,7 +296,10 @@ fn events_are_copied_to_the_backend_even_when_a_rule_answers_them() {
     s.post(&event_message("subscribe", None));
     let seen = backend.wait_for(4);
     assert_eq!(seen.len(), 4);
-    assert_ne!(seen[3].body, seen[2].body, "the fourth request is the new event");
+    assert_ne!(
+        seen[3].body, seen[2].body,
+        "the fourth request is the new event"
+    );
     // The copy task counts a copy once the backend has answered it.
     let counted = r#"replyd_upstream_copies_total{outcome="sent",upstream="app"} 3"#;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -314,7 +327,11 @@ fn safe_mode_is_relayed_as_the_backend_encrypted_it() {
     let r = post_xml(&s, &query, &body);
     assert_eq!(r.status, 200, "{}", r.body);
     let seen = backend.wait_for(1);
-    assert!(seen[0].signed, "the backend checks msg_signature: {:?}", seen[0]);
+    assert!(
+        seen[0].signed,
+        "the backend checks msg_signature: {:?}",
+        seen[0]
+    );
     assert!(
         seen[0]
             .plaintext
