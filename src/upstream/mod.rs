@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use quick_xml::events::Event as XmlEvent;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 pub use client::{Client, Failure, Reason, Request};
 pub use copies::Copies;
@@ -230,7 +230,8 @@ impl Upstreams {
             .with_label_values(&[name])
             .observe(elapsed.as_secs_f64());
         match &result {
-            Ok(body) => info!(
+            // The message's own "answered" line names the upstream and the outcome.
+            Ok(body) => debug!(
                 upstream = name,
                 bytes = body.len(),
                 millis = elapsed.as_millis() as u64,
