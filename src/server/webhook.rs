@@ -281,11 +281,9 @@ async fn answer(
         Some(id) => Reason::Rule(id),
         None => Reason::FallThrough,
     };
-    let outcome = match state
-        .upstreams
-        .forward(&upstream, &forwardable(), reason)
-        .await
-    {
+    // Boxed: the forward's state (the HTTP client's) stays out of every request's future.
+    let request = forwardable();
+    let outcome = match Box::pin(state.upstreams.forward(&upstream, &request, reason)).await {
         Ok(body) => {
             return Answered {
                 passive: Passive::Relayed { body },

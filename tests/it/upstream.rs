@@ -376,3 +376,26 @@ fn a_rule_naming_an_upstream_the_config_lacks_is_refused() {
     );
     assert!(stdout.contains("a.toml:10:18"), "{stdout}");
 }
+
+#[test]
+fn shutdown_sends_the_copies_still_queued() {
+    let backend = Backend::start(
+        Behaviour::Slow(Duration::from_millis(300), Box::new(Behaviour::Success)),
+        None,
+    );
+    let p = project(&backend, "copy_events = [\"subscribe\"]", "");
+    let s = p.serve();
+    for _ in 0..3 {
+        let r = s.post(&event_message("subscribe", None));
+        assert_eq!(fields(&r.body)["xml/Content"], "welcome");
+    }
+    // Stopping the server (as SIGTERM does) drains the queue within shutdown_timeout_secs.
+    drop(s);
+    let seen = backend.seen();
+    assert_eq!(
+        seen.len(),
+        3,
+        "every queued copy was sent before the server stopped"
+    );
+    assert!(seen.iter().all(|s| s.reason.as_deref() == Some("copy")));
+}
