@@ -25,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
         ),
         Some(set) => {
             let _ = replyd::analysis::shadowing(&set);
-            let _ = replyd::analysis::run_tests(&set);
+            // A fixed instant: the same input always takes the same path.
+            let now: jiff::Timestamp = "2026-12-06T12:00:00Z".parse().expect("an instant");
+            let _ = replyd::analysis::run_tests(&set, now);
             for body in [
                 Body::Text {
                     content: text.chars().take(64).collect(),
@@ -49,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
                     msg_id: None,
                     body,
                 };
-                let _ = replyd::engine::respond(&set, &m);
+                let _ = replyd::engine::respond(&set, &m, &replyd::engine::Context::at(now));
             }
         }
     }

@@ -27,8 +27,9 @@ fn rules() -> &'static RuleSet {
 fuzz_target!(|body: &[u8]| {
     let _ = message::encrypted_part(body);
     let Ok(m) = message::parse(body) else { return };
-    let answer = replyd::engine::respond(rules(), &m);
-    if let Some(r) = answer.reply {
+    let now: jiff::Timestamp = "2026-12-06T12:00:00Z".parse().expect("an instant");
+    let answer = replyd::engine::respond(rules(), &m, &replyd::engine::Context::at(now));
+    if let replyd::engine::Action::Reply(r) = answer.action {
         let xml = reply::render(&r, &m.from_user, &m.to_user, m.create_time);
         let parsed = reply::parse(&xml).expect("a rendered reply reads back");
         assert_eq!(
