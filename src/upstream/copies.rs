@@ -162,3 +162,39 @@ async fn send(client: &Client, upstream: &Upstream, request: &Request) -> CopyOu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UpstreamSpec;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let metrics = Arc::new(Metrics::new());
+        // Not started: nothing drains the queue.
+        let copies = Copies::new(Client::new(1024), metrics.clone());
+        let upstream = Arc::new(Upstream {
+            spec: UpstreamSpec {
+                name: "app".into(),
+                url: "http://127.0.0.1:9/wechat".parse().unwrap(),
+                timeout: Duration::from_millis(100),
+                copy_events: Vec::new(),
+            },
+            health: Mutex::default(),
+        });
+        let request = Request {
+            query: String::new(),
+            body: bytes::Bytes::new(),
+            content_type: None,
+            forwarded_for: None,
+        };
+        for _ in 0..QUEUE + 2 {
+            copies.push(upstream.clone(), request.clone());
+        }
+        let dropped = metrics
+            .upstream_copies
+            .with_label_values(&["app", CopyOutcome::Dropped.as_str()])
+            .get();
+        assert_eq!(dropped, 2);
+    }
+}
