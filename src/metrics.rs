@@ -62,13 +62,15 @@ impl Metrics {
     /// Never in practice: registering fixed, distinct names in a fresh registry cannot fail.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, label: &str| {
-            let c = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric");
+        let counter_vec_of = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
             registry
                 .register(Box::new(c.clone()))
                 .expect("unique metric");
             c
         };
+        let counter_vec =
+            |name: &str, help: &str, label: &str| counter_vec_of(name, help, &[label]);
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
             registry
@@ -112,19 +114,12 @@ impl Metrics {
         registry
             .register(Box::new(upstream_latency.clone()))
             .expect("unique metric");
-        let counter_vec2 = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
-        let upstream_requests = counter_vec2(
+        let upstream_requests = counter_vec_of(
             "replyd_upstream_requests_total",
             "Messages forwarded to an upstream, by upstream and outcome",
             &["upstream", "outcome"],
         );
-        let upstream_copies = counter_vec2(
+        let upstream_copies = counter_vec_of(
             "replyd_upstream_copies_total",
             "Event copies sent to an upstream, by upstream and outcome",
             &["upstream", "outcome"],

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{Exit, UsageError};
 use crate::analysis::test_message;
 use crate::cli::{TryArgs, TryFormat};
-use crate::config::{Fallback, UpstreamSpec};
+use crate::config::UpstreamSpec;
 use crate::engine::{self, Action, Answer, Candidate, Ranked};
 use crate::load;
 use crate::protocol::{self, Body, Message, MsgType, reply};
@@ -46,21 +46,12 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
         ));
     };
     let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-    let cx = engine::Context::at(at);
-    let mut answer = engine::respond(&set, &message, &cx);
-    if answer.winner.is_none() {
-        // `[fall_through]` decides what a message no rule answers gets, as in serve.
-        let fallback = if message.event().is_some() {
-            &forwarding.fall_through.events
-        } else {
-            &forwarding.fall_through.messages
-        };
-        match fallback {
-            Fallback::Transfer => {}
-            Fallback::Success => answer.action = Action::Success,
-            Fallback::Upstream(name) => answer.action = Action::Forward(name),
-        }
-    }
+    // `[fall_through]` decides what a message no rule answers gets, as in serve.
+    let cx = engine::Context {
+        fall_through: &forwarding.fall_through,
+        ..engine::Context::at(at)
+    };
+    let answer = engine::respond(&set, &message, &cx);
     let forward = match &answer.action {
         Action::Forward(name) => forwarding.upstream(name),
         _ => None,

@@ -65,12 +65,22 @@ pub struct FallThrough {
     pub events: Fallback,
 }
 
+impl FallThrough {
+    /// Without `[fall_through]`: a user message is handed over, an event gets `success`.
+    pub const DEFAULT: FallThrough = FallThrough {
+        messages: Fallback::Transfer,
+        events: Fallback::Success,
+    };
+
+    /// What answers a message no rule answers (`event`: whether it is an event).
+    pub fn of(&self, event: bool) -> &Fallback {
+        if event { &self.events } else { &self.messages }
+    }
+}
+
 impl Default for FallThrough {
     fn default() -> FallThrough {
-        FallThrough {
-            messages: Fallback::Transfer,
-            events: Fallback::Success,
-        }
+        FallThrough::DEFAULT
     }
 }
 

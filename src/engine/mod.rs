@@ -25,25 +25,34 @@ use jiff::Timestamp;
 pub use rank::{Candidate, Decider, RANKING};
 pub use render::{MAX_TEXT_BYTES, pick};
 
+use crate::config::{FallThrough, Fallback};
 use crate::cooldown::{Cooldowns, NoCooldowns};
 use crate::protocol::{Body, Event, Message, MsgType, Reply};
 use crate::ruleset::{Hit, KeyHit, KeyHow, MatchKind, Rule, RuleSet, Skip, Texts};
 
-/// What the engine is told besides the message: when it arrived, and who is cooling.
+/// What the engine is told besides the message: when it arrived, who is cooling, and what a
+/// message no rule answers gets.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     /// When replyd received the message.
     pub now: Timestamp,
     /// The followers' cooldowns.
     pub cooldowns: &'a dyn Cooldowns,
+    /// `[fall_through]` of the config.
+    pub fall_through: &'a FallThrough,
 }
 
+/// The fall-through without `[fall_through]`, for dry runs.
+static DEFAULT_FALL_THROUGH: FallThrough = FallThrough::DEFAULT;
+
 impl Context<'static> {
-    /// A dry run at `now`: nobody is cooling.
+    /// A dry run at `now`: nobody is cooling, and the fall-through is the default (what a
+    /// `[[test]]` expects as `transfer` or `none`).
     pub fn at(now: Timestamp) -> Context<'static> {
         Context {
             now,
             cooldowns: &NoCooldowns,
+            fall_through: &DEFAULT_FALL_THROUGH,
         }
     }
 }
@@ -90,7 +99,7 @@ pub struct Ranked {
 }
 
 /// Decides the answer to a message.
-pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'_>) -> Answer<'r> {
+pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'r>) -> Answer<'r> {
     let text = text_of(message).map(Texts::new);
     // A winner whose reply renders empty is no answer: it is left out and the search runs
     // again (only rules whose template can render empty can cause this).
@@ -106,11 +115,16 @@ pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'_>) -> A
         };
         collect(rules, message, text.as_ref(), &mut best);
         let Some(winner) = best.candidate else {
+            let event = matches!(message.body, Body::Event(_));
             return Answer {
                 winner: None,
-                action: match message.body {
-                    Body::Event(_) => Action::Success,
-                    _ => Action::Reply(Reply::Transfer { kf_account: None }),
+                action: match cx.fall_through.of(event) {
+                    Fallback::Upstream(name) => Action::Forward(name),
+                    Fallback::Success => Action::Success,
+                    // WeChat hands only user messages to customer service (and the config
+                    // refuses `events = "transfer"`).
+                    Fallback::Transfer if event => Action::Success,
+                    Fallback::Transfer => Action::Reply(Reply::Transfer { kf_account: None }),
                 },
                 clipped: false,
             };

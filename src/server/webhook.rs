@@ -17,7 +17,6 @@ use warp::reply::Response;
 use super::State;
 use super::query::Query;
 use super::response::{self, Refusal};
-use crate::config::Fallback;
 use crate::dedup::{Answered, Delivery, Passive};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
@@ -283,20 +282,20 @@ async fn answer(
     };
     // Boxed: the forward's state (the HTTP client's) stays out of every request's future.
     let request = forwardable();
-    let outcome = match Box::pin(state.upstreams.forward(&upstream, &request, reason)).await {
-        Ok(body) => {
-            return Answered {
-                passive: Passive::Relayed { body },
-                upstream: Some((upstream.spec.name.as_str().into(), Outcome::Ok)),
-                ..answered
-            };
-        }
-        Err(failure) => failure.outcome,
-    };
-    // The upstream failed: answer as if there were none (`answered` is that answer).
-    Answered {
-        upstream: Some((upstream.spec.name.as_str().into(), outcome)),
-        ..answered
+    let result = Box::pin(state.upstreams.forward(&upstream, &request, reason)).await;
+    let outcome = result.as_ref().map_or_else(|f| f.outcome, |_| Outcome::Ok);
+    let upstream = Some((upstream.spec.name.as_str().into(), outcome));
+    match result {
+        Ok(body) => Answered {
+            passive: Passive::Relayed { body },
+            upstream,
+            ..answered
+        },
+        // The upstream failed: answer as if there were none (`answered` is that answer).
+        Err(_) => Answered {
+            upstream,
+            ..answered
+        },
     }
 }
 
@@ -319,6 +318,7 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
     let cx = engine::Context {
         now,
         cooldowns: &*state.cooldowns,
+        fall_through: &state.upstreams.fall_through,
     };
     let answer = engine::respond(&served.ruleset, message, &cx);
     if let Some((r, _)) = &answer.winner {
@@ -340,27 +340,16 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
         }
     }
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
-    let is_event = matches!(message.body, Body::Event(_));
-    // The fall-through: `[fall_through]` decides what a message no rule answers gets.
-    let fallback = match &answer.winner {
-        Some(_) => None,
-        None => Some(state.upstreams.fallback(is_event)),
-    };
-    let action = match (&answer.action, fallback) {
-        (_, Some(Fallback::Success)) => engine::Action::Success,
-        (_, Some(Fallback::Upstream(name))) => engine::Action::Forward(name),
-        (action, _) => action.clone(),
-    };
     // What a failed forward gets: the fall-through as if there were no upstream.
     let without_upstream = || {
-        if is_event {
+        if matches!(message.body, Body::Event(_)) {
             Answered::new(Passive::Success, rule.clone())
         } else {
             let transfer = Reply::Transfer { kf_account: None };
             Answered::new(passive_reply(state, message, &transfer), rule.clone())
         }
     };
-    match action {
+    match answer.action {
         engine::Action::Reply(r) => {
             let kf_account = match &r {
                 Reply::Transfer {

@@ -21,7 +21,7 @@ use tracing::{debug, warn};
 pub use client::{Client, Failure, Reason, Request};
 pub use copies::Copies;
 
-use crate::config::{Fallback, Forwarding, UpstreamSpec};
+use crate::config::{Forwarding, UpstreamSpec};
 use crate::metrics::Metrics;
 use crate::protocol::EventKind;
 
@@ -193,15 +193,6 @@ impl Upstreams {
     /// The upstream of that name.
     pub fn get(&self, name: &str) -> Option<&Arc<Upstream>> {
         self.list.iter().find(|u| u.spec.name == name)
-    }
-
-    /// What answers a message no rule answers (`event`: whether it is an event).
-    pub fn fallback(&self, event: bool) -> &Fallback {
-        if event {
-            &self.fall_through.events
-        } else {
-            &self.fall_through.messages
-        }
     }
 
     /// Forwards WeChat's request to `upstream` and returns its answer, or why there is none;

@@ -241,8 +241,8 @@ fn a_cooldown_holds_per_follower_and_the_next_candidate_answers() {
     let cooldowns = MemoryCooldowns::new(100);
     let t0 = at(super::NOW);
     let cx = |t: Timestamp| Context {
-        now: t,
         cooldowns: &cooldowns,
+        ..Context::at(t)
     };
     assert_eq!(answer(&set, &text("hi"), &cx(t0)).0, "greeting");
     // The engine does not record: the server does, once per first delivery.
@@ -340,5 +340,40 @@ fn a_reply_that_renders_empty_gives_way_and_a_long_one_is_cut() {
             assert!(matches!(content, Cow::Owned(_)));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn what_no_rule_answers_gets_is_the_configured_fall_through() {
+    use crate::config::{FallThrough, Fallback};
+    let set = compile(&sources_from(&[("a.toml", "")]))
+        .ruleset()
+        .expect("an empty set compiles");
+    let event = msg(Body::Event(Event::Click { key: "K".into() }), "2");
+    let cases: [(Fallback, Fallback, &str, &str); 3] = [
+        (Fallback::Transfer, Fallback::Success, "transfer", "success"),
+        (Fallback::Success, Fallback::Success, "success", "success"),
+        (
+            Fallback::Upstream("app".into()),
+            Fallback::Upstream("app".into()),
+            "upstream:app",
+            "upstream:app",
+        ),
+    ];
+    for (messages, events, for_text, for_event) in cases {
+        let fall_through = FallThrough { messages, events };
+        let cx = Context {
+            fall_through: &fall_through,
+            ..Context::at(at(super::NOW))
+        };
+        let got = |m: &Message| match respond(&set, m, &cx).action {
+            Action::Reply(r) => r.msg_type().replace("_customer_service", ""),
+            Action::Success => "success".to_owned(),
+            Action::Forward(name) => format!("upstream:{name}"),
+        };
+        assert_eq!(
+            (got(&text("hi")).as_str(), got(&event).as_str()),
+            (for_text, for_event)
+        );
     }
 }
