@@ -131,6 +131,33 @@ impl MemoryCooldowns {
     }
 }
 
+/// The cooldowns another replica recorded for one follower (read from the shared store before
+/// the engine runs), seen together with this daemon's own.
+#[derive(Debug)]
+pub struct WithShared<'a> {
+    /// This daemon's cooldowns: where new ones are recorded.
+    pub local: &'a dyn Cooldowns,
+    /// The follower whose shared cooldowns these are.
+    pub follower: &'a str,
+    /// (rule, until) as the shared store holds them for `follower`.
+    pub shared: &'a [(String, Timestamp)],
+}
+
+impl Cooldowns for WithShared<'_> {
+    fn cooling(&self, follower: &str, rule: &str, now: Timestamp) -> bool {
+        self.local.cooling(follower, rule, now)
+            || (follower == self.follower
+                && self
+                    .shared
+                    .iter()
+                    .any(|(r, until)| r == rule && now < *until))
+    }
+
+    fn start(&self, follower: &str, rule: &str, until: Timestamp) {
+        self.local.start(follower, rule, until);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +181,24 @@ mod tests {
         assert!(!c.cooling("a", "bc", t(10)));
         c.sweep(t(3600));
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn shared_cooldowns_add_to_the_local_ones() {
+        let local = MemoryCooldowns::new(10);
+        local.start("a", "mine", t(100));
+        let shared = [("theirs".to_owned(), t(200))];
+        let both = WithShared {
+            local: &local,
+            follower: "a",
+            shared: &shared,
+        };
+        assert!(both.cooling("a", "mine", t(50)));
+        assert!(both.cooling("a", "theirs", t(199)));
+        assert!(!both.cooling("a", "theirs", t(200)));
+        assert!(!both.cooling("b", "theirs", t(50)));
+        both.start("a", "new", t(300));
+        assert!(local.cooling("a", "new", t(0)));
     }
 
     #[test]

@@ -161,7 +161,8 @@ impl Dedup {
     /// decide a follower's answer by sending their MsgId first.
     ///
     /// `answer` may take time (a forward to an upstream): a retry that arrives meanwhile waits
-    /// for it, so the answer is computed once.
+    /// for it, so the answer is computed once. It also says whether the answer is a first
+    /// delivery's: with replicas, another replica may have given it (the `shared` module).
     pub async fn answer<F>(
         &self,
         message: &Message,
@@ -170,16 +171,17 @@ impl Dedup {
         answer: impl FnOnce() -> F,
     ) -> (Answered, Delivery)
     where
-        F: Future<Output = Answered>,
+        F: Future<Output = (Answered, Delivery)>,
     {
         let key = self.key(message, xml, encrypted);
         let now = self.clock.monotonic();
         let cell = self.cell(key, now);
         let mut delivery = Delivery::Retry;
         let answered = cell
-            .get_or_init(|| {
-                delivery = Delivery::First;
-                answer()
+            .get_or_init(|| async {
+                let (answered, how) = answer().await;
+                delivery = how;
+                answered
             })
             .await
             .clone();
@@ -187,6 +189,11 @@ impl Dedup {
             self.account(key, now, answered.passive.body().len());
         }
         (answered, delivery)
+    }
+
+    /// How long a retry gets the first answer.
+    pub fn window(&self) -> Duration {
+        self.window
     }
 
     /// The 128-bit keyed digest of a message's identity, its content and how it came.
@@ -269,6 +276,32 @@ impl Inner {
     }
 }
 
+/// The digest that names a message on every replica: SHA-1 of what [`Dedup`] keys it by (its
+/// identity, how it came and its content), with no per-process key, so that replicas agree.
+/// Only signed deliveries reach it, and a follower can only collide with their own messages.
+pub fn shared_key(message: &Message, xml: &[u8], encrypted: bool) -> [u8; 20] {
+    use sha1::Digest as _;
+    /// Feeds a `Hasher`'s writes to SHA-1, lengths as 8 bytes whatever the platform.
+    struct Sha1Writer(sha1::Sha1);
+    impl Hasher for Sha1Writer {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn write_usize(&mut self, n: usize) {
+            self.0.update((n as u64).to_le_bytes());
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+    let mut w = Sha1Writer(sha1::Sha1::new());
+    identity(message, &mut w);
+    w.write_u8(u8::from(encrypted));
+    w.write_usize(xml.len());
+    w.write(xml);
+    w.0.finalize().into()
+}
+
 /// Writes what identifies a delivery of a message, the same for every retry of it, into a
 /// hasher. Each part is prefixed with its length, so that no choice of field values can make
 /// two different messages write the same bytes.
@@ -337,7 +370,7 @@ mod tests {
         answer: impl FnOnce() -> Answered,
     ) -> (Answered, Delivery) {
         d.answer(m, format!("{m:?}").as_bytes(), false, || {
-            std::future::ready(answer())
+            std::future::ready((answer(), Delivery::First))
         })
         .await
     }
@@ -368,28 +401,28 @@ mod tests {
         let m = text("victim", "7");
         let first = d
             .answer(&m, b"<xml>attacker's text</xml>", false, || {
-                std::future::ready(answered("A"))
+                std::future::ready((answered("A"), Delivery::First))
             })
             .await;
         assert_eq!(first.1, Delivery::First);
         // The victim's real message: the same follower and MsgId, other content.
         let (a, delivery) = d
             .answer(&m, b"<xml>real text</xml>", false, || {
-                std::future::ready(answered("R"))
+                std::future::ready((answered("R"), Delivery::First))
             })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"R"[..], Delivery::First));
         // The same content, but encrypted this time: not a retry of the plaintext one.
         let (a, delivery) = d
             .answer(&m, b"<xml>real text</xml>", true, || {
-                std::future::ready(answered("S"))
+                std::future::ready((answered("S"), Delivery::First))
             })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::First));
         // A real retry.
         let (a, delivery) = d
             .answer(&m, b"<xml>real text</xml>", true, || {
-                std::future::ready(answered("?"))
+                std::future::ready((answered("?"), Delivery::First))
             })
             .await;
         assert_eq!((a.passive.body(), delivery), (&b"S"[..], Delivery::Retry));

@@ -43,5 +43,6 @@ pub mod protocol;
 pub mod reload;
 pub mod ruleset;
 pub mod server;
+pub mod shared;
 pub mod state;
 pub mod upstream;

@@ -52,6 +52,13 @@ pub struct Metrics {
     pub upstream_latency: HistogramVec,
     /// Event copies, by `upstream` and `outcome` (sent, failed, dropped).
     pub upstream_copies: IntCounterVec,
+    /// Redis calls that failed or took too long, by `op` (with `redis_url`).
+    pub redis_errors: IntCounterVec,
+    /// 1 while Redis answers (or no `redis_url` is set), 0 while replicas answer alone.
+    pub redis_up: IntGauge,
+    /// Retries that found another replica answering the message, by `outcome` (answered: its
+    /// answer arrived; gave_up: it did not within the bound, and this replica answered).
+    pub redis_waits: IntCounterVec,
 }
 
 impl Metrics {
@@ -186,6 +193,20 @@ impl Metrics {
                 "replyd_last_reload_success",
                 "1 if the last reload was applied (or none happened yet), 0 if it failed",
             ),
+            redis_errors: counter_vec(
+                "replyd_redis_errors_total",
+                "Redis calls that failed or timed out, by operation",
+                "op",
+            ),
+            redis_up: gauge(
+                "replyd_redis_up",
+                "1 while the shared Redis answers (or none is configured), 0 while degraded",
+            ),
+            redis_waits: counter_vec(
+                "replyd_redis_waits_total",
+                "Deliveries that waited for another replica's answer, by outcome",
+                "outcome",
+            ),
             retries,
             latency,
             upstream_requests,
@@ -194,6 +215,7 @@ impl Metrics {
             registry,
         };
         m.last_reload_success.set(1);
+        m.redis_up.set(1);
         m
     }
 

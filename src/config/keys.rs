@@ -92,6 +92,8 @@ pub const KEYS: &[Key] = &[
         "a client must take each part of an answer within this, or its connection is closed (1–300)"),
     key("max_connections", "REPLYD_MAX_CONNECTIONS", None, Some("1024"), Integer,
         "connections served at once, per listener; more wait in the kernel's queue (1–1000000)"),
+    key("redis_url", "REPLYD_REDIS_URL", None, None, Text,
+        "replicas share the retry cache and cooldowns through this Redis (`redis://[:password@]host:port/db`, Redis 7 or later); without it each daemon keeps them to itself"),
     key("max_clock_skew_secs", "REPLYD_MAX_CLOCK_SKEW_SECS", None, None, Integer,
         "refuse requests whose signed timestamp is further than this from now (403); off when unset"),
 ];

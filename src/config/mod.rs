@@ -67,6 +67,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Refuse requests whose signed timestamp is further than this from now (replays).
     pub max_clock_skew: Option<Duration>,
+    /// The Redis that replicas share the retry cache and cooldowns through (a secret: the URL
+    /// may carry a password).
+    pub redis_url: Option<Secret>,
     /// `[[upstream]]` and `[fall_through]`.
     pub forwarding: Forwarding,
     /// The config file that was read, if any.
@@ -294,12 +297,30 @@ impl Config {
             })
             .transpose()?;
 
+        let redis_url = match get("redis_url") {
+            None => None,
+            Some(v) => {
+                let url = v.text.trim();
+                redis::Client::open(url)
+                    .ok()
+                    .filter(|_| url.starts_with("redis://") || url.starts_with("redis+unix://"))
+                    .ok_or_else(|| {
+                        v.invalid(
+                            "a Redis URL such as redis://127.0.0.1:6379/0 or redis://:password@redis:6379/0 \
+                             (redis+unix:///path/to/socket for a socket; rediss:// is not supported)",
+                        )
+                    })?;
+                Some(Secret(v.text.trim().to_owned()))
+            }
+        };
+
         let forwarding = match &layers.file_source {
             Some(file) => upstreams::read(file)?,
             None => Forwarding::default(),
         };
 
         Ok(Config {
+            redis_url,
             forwarding,
             listen,
             path,
@@ -528,6 +549,16 @@ mod tests {
                 "listen = ",
                 &[],
                 "DIR/replyd.toml:1:10: string values must be quoted, expected literal string",
+            ),
+            (
+                "redis_url = \"127.0.0.1:6379\"\n",
+                &[],
+                "DIR/replyd.toml:1:13: `redis_url` is not valid: expected a Redis URL such as redis://127.0.0.1:6379/0 or redis://:password@redis:6379/0 (redis+unix:///path/to/socket for a socket; rediss:// is not supported)",
+            ),
+            (
+                "",
+                &[("REPLYD_REDIS_URL", "rediss://:hunter2@redis:6380/0")],
+                "REPLYD_REDIS_URL: `redis_url` is not valid: expected a Redis URL such as redis://127.0.0.1:6379/0 or redis://:password@redis:6379/0 (redis+unix:///path/to/socket for a socket; rediss:// is not supported)",
             ),
         ];
         for (text, vars, expected) in cases {

@@ -39,6 +39,9 @@ pub struct RuleSet {
     tests: Vec<RuleTest>,
     files: Vec<FileSummary>,
     index: Index,
+    /// Whether an enabled rule has a cooldown (replicas then read the follower's shared
+    /// cooldowns before answering).
+    cooldowns: bool,
 }
 
 impl RuleSet {
@@ -70,6 +73,11 @@ impl RuleSet {
     /// The lookup structures over the enabled rules.
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Whether an enabled rule has a `cooldown`.
+    pub fn has_cooldowns(&self) -> bool {
+        self.cooldowns
     }
 
     /// How many rules are enabled (can answer).

@@ -59,6 +59,9 @@ pub async fn serve(
         })
         .collect();
     state.upstreams.copies.start();
+    if let Some(shared) = &state.shared {
+        shared.start();
+    }
     shutdown.await;
     let _ = stop.send(true);
     for a in accepting {

@@ -1,11 +1,12 @@
 //! The operators' endpoints: `/healthz` and `/metrics`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply as _, Response};
 
 use super::State;
+use crate::shared::Health;
 use crate::state::Outcome;
 
 /// `/healthz`: the set being served and the last reload. 200 while the files on disk are what
@@ -33,7 +34,18 @@ pub(super) fn healthz(state: &State) -> Response {
         v["at"] = time(*at).into();
         v
     });
+    // Redis failing does not make replyd unhealthy either: each replica answers alone.
+    let (redis, redis_since) = match state.shared.as_ref().map(|s| s.health()) {
+        None => ("off", None),
+        Some(Health::Ok) => ("ok", None),
+        Some(Health::Degraded { since }) => (
+            "degraded",
+            Some(time(SystemTime::UNIX_EPOCH + Duration::from_secs(since))),
+        ),
+    };
     let body = serde_json::json!({
+        "redis": redis,
+        "redis_degraded_since": redis_since,
         "status": if status.is_failing() { "reload_failed" } else { "ok" },
         "serving": {
             "generation": served.generation,

@@ -43,6 +43,7 @@ use crate::cooldown::{self, Cooldowns, MemoryCooldowns};
 use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
+use crate::shared::{self, Shared};
 use crate::state::Rules;
 use crate::upstream::Upstreams;
 pub use accept::serve;
@@ -81,6 +82,8 @@ pub struct State {
     pub cooldowns: Arc<dyn Cooldowns>,
     /// The upstreams, the fall-through and the event copies.
     pub upstreams: Upstreams,
+    /// What replicas share through Redis (`redis_url`), if configured.
+    pub shared: Option<Arc<Shared>>,
 }
 
 impl State {
@@ -93,7 +96,19 @@ impl State {
         clock: Clock,
     ) -> State {
         let upstreams = Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
+        let shared = config.redis_url.as_ref().and_then(|url| {
+            // The config checked the URL: this cannot fail.
+            Shared::new(
+                url.expose(),
+                shared::DEFAULT_ACCOUNT,
+                metrics.clone(),
+                clock.clone(),
+            )
+            .ok()
+            .map(Arc::new)
+        });
         State {
+            shared,
             rules,
             token,
             path: config.path.clone(),

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, TryStreamExt as _};
@@ -17,7 +17,8 @@ use warp::reply::Response;
 use super::State;
 use super::query::Query;
 use super::response::{self, Refusal};
-use crate::dedup::{Answered, Delivery, Passive};
+use crate::cooldown::{Cooldowns, WithShared};
+use crate::dedup::{self, Answered, Delivery, Passive};
 use crate::engine;
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
@@ -124,10 +125,21 @@ where
             (None, peer) => peer.map(|p| p.to_string()),
         },
     };
+    let encrypted = sealed_with.is_some();
     let (answered, delivery) = state
         .dedup
-        .answer(&message, &xml, sealed_with.is_some(), || {
-            answer(state, &message, forwardable)
+        .answer(&message, &xml, encrypted, || async {
+            let compute = || answer(state, &message, forwardable);
+            match &state.shared {
+                // Boxed, like the forward: the Redis calls' state stays out of every request's
+                // future when no redis_url is set.
+                Some(shared) => {
+                    let digest = dedup::shared_key(&message, &xml, encrypted);
+                    let wait = shared_wait(state);
+                    Box::pin(shared.answer_once(&digest, state.dedup.window(), wait, compute)).await
+                }
+                None => (compute().await, Delivery::First),
+            }
         })
         .await;
     count(state, &message, &answered, delivery);
@@ -272,7 +284,24 @@ async fn answer(
     message: &Message,
     forwardable: impl FnOnce() -> upstream::Request,
 ) -> Answered {
-    let (answered, forward) = decide(state, message);
+    let (answered, forward) = match &state.shared {
+        Some(shared) if state.rules.load().ruleset.has_cooldowns() => {
+            // The engine does no IO: the follower's cooldowns on other replicas are read first,
+            // and the one this answer starts (if any) written after.
+            let theirs = Box::pin(shared.cooldowns_of(&message.from_user)).await;
+            let both = WithShared {
+                local: &*state.cooldowns,
+                follower: &message.from_user,
+                shared: &theirs,
+            };
+            let (decided, started) = decide(state, message, &both);
+            if let Some((rule, now, until)) = started {
+                Box::pin(shared.start_cooldown(&message.from_user, &rule, now, until)).await;
+            }
+            decided
+        }
+        _ => decide(state, message, &*state.cooldowns).0,
+    };
     let Some(upstream) = forward else {
         return answered;
     };
@@ -299,10 +328,36 @@ async fn answer(
     }
 }
 
+/// The answer to a message and the upstream it goes to, if any.
+type Decision = (Answered, Option<Arc<Upstream>>);
+
+/// A cooldown an answer started: the rule, when, and until when.
+type Started = (Arc<str>, jiff::Timestamp, jiff::Timestamp);
+
+/// How long a delivery waits for another replica answering the same message: as long as that
+/// answer can take (the longest upstream timeout), and a little more; at least half a second,
+/// and never near WeChat's 5 seconds.
+fn shared_wait(state: &State) -> Duration {
+    let longest = state
+        .upstreams
+        .all()
+        .iter()
+        .map(|u| u.spec.timeout)
+        .max()
+        .unwrap_or_default();
+    (longest + Duration::from_millis(250))
+        .clamp(Duration::from_millis(500), Duration::from_millis(4500))
+}
+
 /// The rules' answer, and the upstream to forward to instead, if the winning rule or the
 /// fall-through names one (the answer is then what a failed forward gets: a hand-over for a
-/// user message, `success` for an event).
-fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>) {
+/// user message, `success` for an event); and the cooldown it started, recorded in
+/// `cooldowns`.
+fn decide(
+    state: &State,
+    message: &Message,
+    cooldowns: &dyn Cooldowns,
+) -> (Decision, Option<Started>) {
     // One load per request: the whole answer comes from one rule set.
     let served = state.rules.load();
     if let Some(e) = message.event()
@@ -317,10 +372,11 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let cx = engine::Context {
         now,
-        cooldowns: &*state.cooldowns,
+        cooldowns,
         fall_through: &state.upstreams.fall_through,
     };
     let answer = engine::respond(&served.ruleset, message, &cx);
+    let mut started = None;
     if let Some((r, _)) = &answer.winner {
         // A retry never gets here (the retry cache answers it), so it does not restart the
         // cooldown.
@@ -329,7 +385,8 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
             .and_then(|c| jiff::SignedDuration::try_from(c).ok())
             .and_then(|c| now.checked_add(c).ok())
         {
-            state.cooldowns.start(&message.from_user, &r.id, until);
+            cooldowns.start(&message.from_user, &r.id, until);
+            started = Some((r.id.clone(), now, until));
         }
         if answer.clipped {
             warn!(
@@ -349,7 +406,7 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
             Answered::new(passive_reply(state, message, &transfer), rule.clone())
         }
     };
-    match answer.action {
+    let decision = match answer.action {
         engine::Action::Reply(r) => {
             let kf_account = match &r {
                 Reply::Transfer {
@@ -375,7 +432,8 @@ fn decide(state: &State, message: &Message) -> (Answered, Option<Arc<Upstream>>)
             }
             (without_upstream(), upstream)
         }
-    }
+    };
+    (decision, started)
 }
 
 /// A reply, rendered for this message.

@@ -100,6 +100,7 @@ pub fn compile_with(sources: &Sources, upstreams: &[String]) -> Compiled {
     let set = match index {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
+            cooldowns: rules.iter().any(|r| r.enabled && r.cooldown.is_some()),
             rules,
             schedules: schedules.list,
             tests,
