@@ -12,6 +12,10 @@
 #
 # The forwarded run puts a second replyd in front of the ceiling as its upstream (every message
 # falls through to it), and reports the latency replyd adds to the upstream alone.
+#
+# The shared run is a third replyd with redis_url, on a redis-server this script starts (Debian:
+# apt-get install redis-server; skipped without it), on the servers' core: what sharing the
+# retry cache costs a plaintext hit, per message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +29,8 @@ APP=wxbenchappid0001
 REPLYD_PORT=18089
 CEILING_PORT=18090
 FORWARD_PORT=18091
+SHARED_PORT=18092
+REDIS_PORT=18093
 
 if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -68,10 +74,23 @@ url = "http://127.0.0.1:$CEILING_PORT/wechat"
 messages = "upstream:ceiling"
 CONF
 
+# The same with redis_url. Its pool is larger than one run sends: a message repeated within the
+# retry window would be a retry answered from Redis, not a first delivery.
+cat > "$tmp/shared.toml" <<CONF
+token = "$TOKEN"
+rules = "$PWD/rules"
+listen = "127.0.0.1:$SHARED_PORT"
+dedup_capacity = 1000
+redis_url = "redis://127.0.0.1:$REDIS_PORT/0"
+CONF
+
 gen=target/release/examples/bench_requests
 $gen "$TOKEN" "$POOL" "流量" > "$tmp/hit.txt"
 $gen "$TOKEN" "$POOL" "你们几点关门？" > "$tmp/miss.txt"
 $gen "$TOKEN" "$POOL" "流量" "$KEY" "$APP" > "$tmp/safe.txt"
+if command -v redis-server >/dev/null; then
+    $gen "$TOKEN" "${SHARED_POOL:-400000}" "流量" > "$tmp/shared.txt"
+fi
 
 # On a machine of two or more cores the servers get core 0 and wrk the others, so that the
 # load generator does not steal the server's CPU at random and the runs compare fairly.
@@ -91,7 +110,15 @@ pids+=($!)
 pids+=($!)
 RUST_LOG=${RUST_LOG:-info} "${pin_server[@]}" target/release/replyd serve --config "$tmp/forward.toml" 2> "$tmp/forward.log" &
 pids+=($!)
-for port in $REPLYD_PORT $CEILING_PORT $FORWARD_PORT; do
+ports=($REPLYD_PORT $CEILING_PORT $FORWARD_PORT)
+if [ -f "$tmp/shared.txt" ]; then
+    "${pin_server[@]}" redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no > /dev/null &
+    pids+=($!)
+    RUST_LOG=${RUST_LOG:-info} "${pin_server[@]}" target/release/replyd serve --config "$tmp/shared.toml" 2> "$tmp/shared.log" &
+    pids+=($!)
+    ports+=($SHARED_PORT)
+fi
+for port in "${ports[@]}"; do
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
@@ -118,6 +145,10 @@ hit=$(run $REPLYD_PORT "$tmp/hit.txt")
 miss=$(run $REPLYD_PORT "$tmp/miss.txt")
 safe=$(run $REPLYD_PORT "$tmp/safe.txt")
 forward=$(run $FORWARD_PORT "$tmp/miss.txt")
+shared=""
+if [ -f "$tmp/shared.txt" ]; then
+    shared=$(run $SHARED_PORT "$tmp/shared.txt")
+fi
 ceiling2=$(run $CEILING_PORT "$tmp/hit.txt")
 ceiling=$(awk -v a="${ceiling1%% *}" -v b="${ceiling2%% *}" 'BEGIN {print (a + b) / 2}')
 row() {
@@ -130,6 +161,7 @@ row "replyd plaintext hit" "$hit"
 row "replyd plaintext miss" "$miss"
 row "replyd safe-mode hit" "$safe"
 row "replyd forwarding to it" "$forward"
+if [ -n "$shared" ]; then row "replyd hit, redis_url" "$shared"; fi
 row "ceiling again" "$ceiling2"
 echo "ratio against the mean ceiling ($ceiling requests/s); goals: plaintext hit >= 70%, safe mode >= 50%"
 # wrk writes latencies as 812.00us, 1.20ms or 1.01s.
@@ -138,5 +170,11 @@ read -r _ c50 c99 _ <<<"$ceiling1"
 read -r _ f50 f99 _ <<<"$forward"
 echo "forwarding adds to the upstream alone: p50 $(awk -v f="$(micros "$f50")" -v c="$(micros "$c50")" 'BEGIN {printf "%.0f", f - c}') us, p99 $(awk -v f="$(micros "$f99")" -v c="$(micros "$c99")" 'BEGIN {printf "%.0f", f - c}') us (both share the server core)"
 echo "forwarded: $(grep -c 'upstream_outcome=ok' "$tmp/forward.log" || true) relayed, $(grep -c 'upstream failed' "$tmp/forward.log" || true) failed"
+if [ -n "$shared" ]; then
+    read -r hrps h50 _ _ <<<"$hit"
+    read -r srps s50 _ _ <<<"$shared"
+    echo "redis_url costs a plaintext hit: $(awk -v h="$hrps" -v s="$srps" 'BEGIN {printf "%.1f", 1e6 / s - 1e6 / h}') us of the server core per message (replyd and Redis share it), p50 +$(awk -v a="$(micros "$s50")" -v b="$(micros "$h50")" 'BEGIN {printf "%.0f", a - b}') us at saturation"
+    echo "shared: $(grep -c 'retry=true' "$tmp/shared.log" || true) retries (0 expected), Redis errors: $(grep -c 'Redis failed' "$tmp/shared.log" || true)"
+fi
 answered=$(grep -c ' answered ' "$tmp/replyd.log" || true)
 echo "replyd logged $answered answers; retries: $(grep -c 'retry=true' "$tmp/replyd.log" || true)"

@@ -56,8 +56,9 @@ pub struct Metrics {
     pub redis_errors: IntCounterVec,
     /// 1 while Redis answers (or no `redis_url` is set), 0 while replicas answer alone.
     pub redis_up: IntGauge,
-    /// Retries that found another replica answering the message, by `outcome` (answered: its
-    /// answer arrived; gave_up: it did not within the bound, and this replica answered).
+    /// Deliveries that found the message answered, or being answered, by another replica, by
+    /// `outcome` (answered: its answer was used; gave_up: it did not come within the bound, and
+    /// this replica answered).
     pub redis_waits: IntCounterVec,
 }
 
@@ -204,7 +205,7 @@ impl Metrics {
             ),
             redis_waits: counter_vec(
                 "replyd_redis_waits_total",
-                "Deliveries that waited for another replica's answer, by outcome",
+                "Deliveries that found another replica's answer (or claim), by outcome",
                 "outcome",
             ),
             retries,

@@ -22,6 +22,7 @@
 
 mod accept;
 mod admin;
+mod answer;
 mod connection;
 mod query;
 mod registry;

@@ -2,8 +2,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use futures_util::{Stream, TryStreamExt as _};
@@ -15,17 +14,14 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::State;
+use super::answer::{Delivered, answer};
 use super::query::Query;
 use super::response::{self, Refusal};
-use crate::cooldown::{Cooldowns, WithShared};
-use crate::dedup::{self, Answered, Delivery, Passive};
-use crate::engine;
+use crate::dedup::{Answered, Delivery, Passive};
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
-use crate::protocol::{
-    self, Body, EventKind, Message, MsgType, Reply, ReplyKind, reply, signature,
-};
-use crate::upstream::{self, Outcome, Reason, Upstream};
+use crate::protocol::{self, EventKind, Message, MsgType, ReplyKind, signature};
+use crate::upstream;
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
@@ -125,21 +121,15 @@ where
             (None, peer) => peer.map(|p| p.to_string()),
         },
     };
-    let encrypted = sealed_with.is_some();
+    let delivered = Delivered {
+        message: &message,
+        xml: &xml,
+        encrypted: sealed_with.is_some(),
+    };
     let (answered, delivery) = state
         .dedup
-        .answer(&message, &xml, encrypted, || async {
-            let compute = || answer(state, &message, forwardable);
-            match &state.shared {
-                // Boxed, like the forward: the Redis calls' state stays out of every request's
-                // future when no redis_url is set.
-                Some(shared) => {
-                    let digest = dedup::shared_key(&message, &xml, encrypted);
-                    let wait = shared_wait(state);
-                    Box::pin(shared.answer_once(&digest, state.dedup.window(), wait, compute)).await
-                }
-                None => (compute().await, Delivery::First),
-            }
+        .answer(&message, &xml, delivered.encrypted, || {
+            answer(state, delivered, forwardable)
         })
         .await;
     count(state, &message, &answered, delivery);
@@ -274,179 +264,6 @@ fn open<'s, 'b>(
             cipher: None,
             xml: Cow::Borrowed(body),
         }),
-    }
-}
-
-/// The answer to a message: from the rules being served now, or from the upstream they (or
-/// the fall-through) name.
-async fn answer(
-    state: &State,
-    message: &Message,
-    forwardable: impl FnOnce() -> upstream::Request,
-) -> Answered {
-    let (answered, forward) = match &state.shared {
-        Some(shared) if state.rules.load().ruleset.has_cooldowns() => {
-            // The engine does no IO: the follower's cooldowns on other replicas are read first,
-            // and the one this answer starts (if any) written after.
-            let theirs = Box::pin(shared.cooldowns_of(&message.from_user)).await;
-            let both = WithShared {
-                local: &*state.cooldowns,
-                follower: &message.from_user,
-                shared: &theirs,
-            };
-            let (decided, started) = decide(state, message, &both);
-            if let Some((rule, now, until)) = started {
-                Box::pin(shared.start_cooldown(&message.from_user, &rule, now, until)).await;
-            }
-            decided
-        }
-        _ => decide(state, message, &*state.cooldowns).0,
-    };
-    let Some(upstream) = forward else {
-        return answered;
-    };
-    let reason = match &answered.rule {
-        Some(id) => Reason::Rule(id),
-        None => Reason::FallThrough,
-    };
-    // Boxed: the forward's state (the HTTP client's) stays out of every request's future.
-    let request = forwardable();
-    let result = Box::pin(state.upstreams.forward(&upstream, &request, reason)).await;
-    let outcome = result.as_ref().map_or_else(|f| f.outcome, |_| Outcome::Ok);
-    let upstream = Some((upstream.spec.name.as_str().into(), outcome));
-    match result {
-        Ok(body) => Answered {
-            passive: Passive::Relayed { body },
-            upstream,
-            ..answered
-        },
-        // The upstream failed: answer as if there were none (`answered` is that answer).
-        Err(_) => Answered {
-            upstream,
-            ..answered
-        },
-    }
-}
-
-/// The answer to a message and the upstream it goes to, if any.
-type Decision = (Answered, Option<Arc<Upstream>>);
-
-/// A cooldown an answer started: the rule, when, and until when.
-type Started = (Arc<str>, jiff::Timestamp, jiff::Timestamp);
-
-/// How long a delivery waits for another replica answering the same message: as long as that
-/// answer can take (the longest upstream timeout), and a little more; at least half a second,
-/// and never near WeChat's 5 seconds.
-fn shared_wait(state: &State) -> Duration {
-    let longest = state
-        .upstreams
-        .all()
-        .iter()
-        .map(|u| u.spec.timeout)
-        .max()
-        .unwrap_or_default();
-    (longest + Duration::from_millis(250))
-        .clamp(Duration::from_millis(500), Duration::from_millis(4500))
-}
-
-/// The rules' answer, and the upstream to forward to instead, if the winning rule or the
-/// fall-through names one (the answer is then what a failed forward gets: a hand-over for a
-/// user message, `success` for an event); and the cooldown it started, recorded in
-/// `cooldowns`.
-fn decide(
-    state: &State,
-    message: &Message,
-    cooldowns: &dyn Cooldowns,
-) -> (Decision, Option<Started>) {
-    // One load per request: the whole answer comes from one rule set.
-    let served = state.rules.load();
-    if let Some(e) = message.event()
-        && tracing::enabled!(tracing::Level::DEBUG)
-    {
-        let fields = e.detail().fields();
-        if !fields.is_empty() {
-            debug!(event = clip(e.name(), 32).as_ref(), fields = ?fields, "event fields");
-        }
-    }
-    let now = jiff::Timestamp::from_second(state.clock.unix_secs() as i64)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let cx = engine::Context {
-        now,
-        cooldowns,
-        fall_through: &state.upstreams.fall_through,
-    };
-    let answer = engine::respond(&served.ruleset, message, &cx);
-    let mut started = None;
-    if let Some((r, _)) = &answer.winner {
-        // A retry never gets here (the retry cache answers it), so it does not restart the
-        // cooldown.
-        if let Some(until) = r
-            .cooldown
-            .and_then(|c| jiff::SignedDuration::try_from(c).ok())
-            .and_then(|c| now.checked_add(c).ok())
-        {
-            cooldowns.start(&message.from_user, &r.id, until);
-            started = Some((r.id.clone(), now, until));
-        }
-        if answer.clipped {
-            warn!(
-                rule = &*r.id,
-                "the reply text rendered over 2047 bytes and was cut to fit"
-            );
-            state.metrics.clipped.with_label_values(&[&*r.id]).inc();
-        }
-    }
-    let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
-    // What a failed forward gets: the fall-through as if there were no upstream.
-    let without_upstream = || {
-        if matches!(message.body, Body::Event(_)) {
-            Answered::new(Passive::Success, rule.clone())
-        } else {
-            let transfer = Reply::Transfer { kf_account: None };
-            Answered::new(passive_reply(state, message, &transfer), rule.clone())
-        }
-    };
-    let decision = match answer.action {
-        engine::Action::Reply(r) => {
-            let kf_account = match &r {
-                Reply::Transfer {
-                    kf_account: Some(kf),
-                } => Some(Arc::from(kf.as_ref())),
-                _ => None,
-            };
-            let passive = passive_reply(state, message, &r);
-            (
-                Answered {
-                    kf_account,
-                    ..Answered::new(passive, rule)
-                },
-                None,
-            )
-        }
-        engine::Action::Success => (Answered::new(Passive::Success, rule), None),
-        engine::Action::Forward(name) => {
-            let upstream = state.upstreams.get(name).cloned();
-            if upstream.is_none() {
-                // The config and the rules are checked together at load: not reached.
-                warn!(upstream = name, "no such upstream; answering without it");
-            }
-            (without_upstream(), upstream)
-        }
-    };
-    (decision, started)
-}
-
-/// A reply, rendered for this message.
-fn passive_reply(state: &State, message: &Message, r: &Reply<'_>) -> Passive {
-    Passive::Reply {
-        xml: reply::render(
-            r,
-            &message.from_user,
-            &message.to_user,
-            state.clock.unix_secs(),
-        )
-        .into(),
-        kind: r.kind(),
     }
 }
 

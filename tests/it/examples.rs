@@ -69,3 +69,50 @@ fn the_docker_build_context_leaves_out_the_build_and_the_history() {
         assert!(lines.contains(&entry), "{entry} is not in .dockerignore");
     }
 }
+
+/// `examples/compose/`: each replica's config resolves with what the compose file gives it
+/// (the token and the Redis URL from the environment), and shares through Redis.
+#[test]
+fn the_compose_example_configures_replicas_that_share_redis() {
+    let dir = repo().join("examples/compose");
+    let compose = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    let env_value = |name: &str| {
+        compose
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("compose.yaml sets {name}"))
+    };
+    let redis_url = env_value("REPLYD_REDIS_URL");
+    assert_eq!(redis_url, "redis://redis:6379/0");
+    assert!(
+        compose.contains("replicas: 2") && compose.contains("../../rules:/etc/replyd/rules:ro")
+    );
+    let config = replyd::config::Config::resolve(
+        &replyd::config::Overrides {
+            config: Some(dir.join("replyd.toml")),
+            ..Default::default()
+        },
+        |name| match name {
+            "REPLYD_TOKEN" => Some("t".to_owned()),
+            "REPLYD_REDIS_URL" => Some(redis_url.clone()),
+            "REPLYD_LISTEN" => Some("0.0.0.0:8080".to_owned()),
+            "REPLYD_ADMIN_LISTEN" => Some("0.0.0.0:9090".to_owned()),
+            _ => None,
+        },
+    )
+    .expect("the compose replica's config resolves");
+    assert_eq!(
+        config.redis_url.as_ref().map(|u| u.expose()),
+        Some("redis://redis:6379/0")
+    );
+    assert_eq!(config.path, "/wechat");
+    assert_eq!(
+        config.rules,
+        dir.join("rules"),
+        "rules/ beside the config: the mount point"
+    );
+    // nginx proxies the console's path to the replicas.
+    let nginx = std::fs::read_to_string(dir.join("nginx.conf")).unwrap();
+    assert!(nginx.contains("location = /wechat") && nginx.contains("server replyd:8080;"));
+}
