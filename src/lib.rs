@@ -25,6 +25,7 @@
 //! - [`client`]: plays WeChat against a running daemon (`replyd send`).
 //! - [`cli`] and [`commands`]: the command line; only here is anything printed.
 
+pub mod agents;
 pub mod analysis;
 pub mod cli;
 pub mod client;
@@ -46,3 +47,4 @@ pub mod server;
 pub mod shared;
 pub mod state;
 pub mod upstream;
+pub mod wechat_api;

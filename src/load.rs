@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis;
 use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
-use crate::ruleset::{RuleSet, compile_with};
+use crate::ruleset::{Declared, RuleSet, compile_with};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ pub enum LoadError {
 /// When `root` does not exist or cannot be read at all. Problems with single files are
 /// diagnostics, not errors.
 pub fn load(root: &Path) -> Result<Loaded, LoadError> {
-    load_paths(&[root.to_owned()], &[])
+    load_paths(&[root.to_owned()], &Declared::default())
 }
 
 /// Loads rule files from directories (recursively) and single files, in the order given;
@@ -84,8 +84,8 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
 /// # Errors
 ///
 /// When a path does not exist or cannot be read at all.
-pub fn load_paths(paths: &[PathBuf], upstreams: &[String]) -> Result<Loaded, LoadError> {
-    load_paths_at(paths, upstreams, jiff::Timestamp::now())
+pub fn load_paths(paths: &[PathBuf], declared: &Declared) -> Result<Loaded, LoadError> {
+    load_paths_at(paths, declared, jiff::Timestamp::now())
 }
 
 /// [`load_paths`] as at `now`: the `[[test]]`s without `at` run at it, and campaigns over by
@@ -96,11 +96,11 @@ pub fn load_paths(paths: &[PathBuf], upstreams: &[String]) -> Result<Loaded, Loa
 /// When a path does not exist or cannot be read at all.
 pub fn load_paths_at(
     paths: &[PathBuf],
-    upstreams: &[String],
+    declared: &Declared,
     now: jiff::Timestamp,
 ) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
-    let compiled = compile_with(&sources, upstreams);
+    let compiled = compile_with(&sources, declared);
     diagnostics.extend(compiled.diagnostics);
     let mut summary = Summary {
         files: sources.len(),

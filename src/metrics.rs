@@ -60,6 +60,13 @@ pub struct Metrics {
     /// `outcome` (answered: its answer was used; gave_up: it did not come within the bound, and
     /// this replica answered).
     pub redis_waits: IntCounterVec,
+    /// WeChat API calls, by `api` and `result` (ok, an errcode, timeout, http, invalid).
+    pub api_calls: IntCounterVec,
+    /// Customer-service messages (`reply.all`'s follow-ups), by `outcome` (sent, failed,
+    /// skipped, dropped).
+    pub custom_messages: IntCounterVec,
+    /// Agents online as last fetched; -1 while unknown.
+    pub agents_online: IntGauge,
 }
 
 impl Metrics {
@@ -208,6 +215,20 @@ impl Metrics {
                 "Deliveries that found another replica's answer (or claim), by outcome",
                 "outcome",
             ),
+            api_calls: counter_vec_of(
+                "replyd_wechat_api_calls_total",
+                "Calls to WeChat's API, by endpoint and result (ok, an errcode, timeout, http, invalid)",
+                &["api", "result"],
+            ),
+            custom_messages: counter_vec(
+                "replyd_custom_messages_total",
+                "Customer-service messages of reply.all, by outcome",
+                "outcome",
+            ),
+            agents_online: gauge(
+                "replyd_agents_online",
+                "Customer-service agents online as last fetched; -1 while unknown",
+            ),
             retries,
             latency,
             upstream_requests,
@@ -217,6 +238,7 @@ impl Metrics {
         };
         m.last_reload_success.set(1);
         m.redis_up.set(1);
+        m.agents_online.set(-1);
         m
     }
 

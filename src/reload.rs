@@ -173,7 +173,7 @@ pub fn reload(rules: &Rules, reason: &str) {
     let started = Instant::now();
     let dir = rules.dir();
     let serving = rules.load().generation;
-    match load::load_paths(&[dir.to_owned()], rules.upstreams()) {
+    match load::load_paths(&[dir.to_owned()], rules.declared()) {
         Err(e) => {
             let error = with_causes(&e);
             warn!("{error}; still serving generation {serving}");

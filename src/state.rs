@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use arc_swap::{ArcSwap, Guard};
 
 use crate::metrics::Metrics;
-use crate::ruleset::RuleSet;
+use crate::ruleset::{Declared, RuleSet};
 
 /// A rule set as it is served: the set, and when and from what it was loaded.
 #[derive(Debug)]
@@ -75,8 +75,8 @@ impl ReloadStatus {
 #[derive(Debug)]
 pub struct Rules {
     dir: PathBuf,
-    /// The config's `[[upstream]]` names, which the rules may name (a reload checks them too).
-    upstreams: Vec<String>,
+    /// What the config declares, which the rules may rely on (a reload checks them too).
+    declared: Declared,
     current: ArcSwap<Served>,
     status: ArcSwap<ReloadStatus>,
     /// When the reload running now started, if one is.
@@ -98,7 +98,7 @@ impl Rules {
         Rules {
             metrics,
             dir,
-            upstreams: Vec::new(),
+            declared: Declared::default(),
             current: ArcSwap::from_pointee(Served {
                 ruleset,
                 loaded_at: SystemTime::now(),
@@ -122,15 +122,15 @@ impl Rules {
         **self.reloading.load()
     }
 
-    /// The same, for rules that may name these `[[upstream]]`s.
-    pub fn with_upstreams(mut self, upstreams: Vec<String>) -> Rules {
-        self.upstreams = upstreams;
+    /// The same, for rules that may rely on what the config `declared`.
+    pub fn with_declared(mut self, declared: Declared) -> Rules {
+        self.declared = declared;
         self
     }
 
-    /// The `[[upstream]]` names the rules may name.
-    pub fn upstreams(&self) -> &[String] {
-        &self.upstreams
+    /// What the config declares, which the rules may rely on.
+    pub fn declared(&self) -> &Declared {
+        &self.declared
     }
 
     /// The rules directory.

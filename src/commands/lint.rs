@@ -25,7 +25,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     } else {
         args.paths
     };
-    let loaded = load::load_paths(&paths, &config.forwarding.names())?;
+    let loaded = load::load_paths(&paths, &config.declared())?;
     let errors = loaded
         .diagnostics
         .iter()

@@ -30,7 +30,8 @@ pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     let config = super::config_of(args.config.clone())?;
     let rules = args.rules.clone().unwrap_or_else(|| config.rules.clone());
     let forwarding = &config.forwarding;
-    let loaded = load::load_paths(std::slice::from_ref(&rules), &forwarding.names())?;
+    let declared = config.declared();
+    let loaded = load::load_paths(std::slice::from_ref(&rules), &declared)?;
     let Some(set) = loaded.ruleset else {
         for d in loaded
             .diagnostics

@@ -67,6 +67,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Refuse requests whose signed timestamp is further than this from now (replays).
     pub max_clock_skew: Option<Duration>,
+    /// WeChat's API, when `app_secret` is set (with `app_id`).
+    pub api: Option<ApiConfig>,
     /// The Redis that replicas share the retry cache and cooldowns through (a secret: the URL
     /// may carry a password).
     pub redis_url: Option<Secret>,
@@ -74,6 +76,19 @@ pub struct Config {
     pub forwarding: Forwarding,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+}
+
+/// What WeChat's API client needs.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The account's AppID.
+    pub app_id: String,
+    /// The account's AppSecret.
+    pub app_secret: Secret,
+    /// `https://api.weixin.qq.com`, or a proxy's or test server's base URL (no trailing `/`).
+    pub base: String,
+    /// How often the agents online are fetched.
+    pub online_refresh: Duration,
 }
 
 /// A secret string (the token, the AES key) that never shows in `Debug` output or logs.
@@ -297,6 +312,36 @@ impl Config {
             })
             .transpose()?;
 
+        let api = match get("app_secret").filter(|s| !s.text.trim().is_empty()) {
+            None => None,
+            Some(secret) => {
+                let Some(app_id) = &app_id else {
+                    return Err(conflict(
+                        &secret,
+                        "WeChat's API needs the AppID too: set app_id (REPLYD_APP_ID) to the account's AppID (wx…)",
+                    ));
+                };
+                let base_value = required("api_base");
+                let base = base_value.text.trim().trim_end_matches('/').to_owned();
+                let uri_ok = base
+                    .parse::<hyper::Uri>()
+                    .ok()
+                    .filter(|u| matches!(u.scheme_str(), Some("http" | "https")))
+                    .is_some_and(|u| u.host().is_some_and(|h| !h.is_empty()) && u.query().is_none());
+                if !uri_ok {
+                    return Err(base_value.invalid(
+                        "an http:// or https:// URL such as https://api.weixin.qq.com",
+                    ));
+                }
+                let online_refresh = secs("online_refresh_secs", 5..=3600, "seconds between 5 and 3600")?;
+                Some(ApiConfig {
+                    app_id: app_id.text.trim().to_owned(),
+                    app_secret: Secret(secret.text.trim().to_owned()),
+                    base,
+                    online_refresh,
+                })
+            }
+        };
         let redis_url = match get("redis_url") {
             None => None,
             Some(v) => {
@@ -315,11 +360,12 @@ impl Config {
         };
 
         let forwarding = match &layers.file_source {
-            Some(file) => upstreams::read(file)?,
+            Some(file) => upstreams::read(file, api.is_some())?,
             None => Forwarding::default(),
         };
 
         Ok(Config {
+            api,
             redis_url,
             forwarding,
             listen,
@@ -342,6 +388,15 @@ impl Config {
             max_clock_skew,
             file: layers.file_path,
         })
+    }
+
+    /// What the rules may rely on: the upstreams they may name, and whether WeChat's API is
+    /// configured.
+    pub fn declared(&self) -> crate::ruleset::Declared {
+        crate::ruleset::Declared {
+            upstreams: self.forwarding.names(),
+            api: self.api.is_some(),
+        }
     }
 
     /// The token, which `serve` and `send` need.

@@ -4,6 +4,7 @@
 //! These are tables, not single settings, so they come from the config file only (no variable,
 //! no flag); each error still names `replyd.toml:line:col` and says what is allowed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use toml::Spanned;
 use super::ConfigError;
 use crate::diag::SourceFile;
 use crate::protocol::EventKind;
+use crate::protocol::vocab::MAX_TEXT_BYTES;
 
 /// The top-level keys this module reads; `layers.rs` leaves them to it.
 pub const TABLES: [&str; 2] = ["upstream", "fall_through"];
@@ -63,6 +65,9 @@ pub struct FallThrough {
     pub messages: Fallback,
     /// An event no rule answers.
     pub events: Fallback,
+    /// What a message handed over (`messages = "transfer"`) gets instead when no agent is
+    /// online (needs `app_secret`).
+    pub offline: Option<Arc<str>>,
 }
 
 impl FallThrough {
@@ -70,6 +75,7 @@ impl FallThrough {
     pub const DEFAULT: FallThrough = FallThrough {
         messages: Fallback::Transfer,
         events: Fallback::Success,
+        offline: None,
     };
 
     /// What answers a message no rule answers (`event`: whether it is an event).
@@ -126,10 +132,19 @@ struct RawUpstream {
 struct RawFallThrough {
     messages: Option<Spanned<String>>,
     events: Option<Spanned<String>>,
+    offline: Option<Spanned<RawOffline>>,
 }
 
-/// Reads `[[upstream]]` and `[fall_through]` from the config file's text.
-pub fn read(file: &SourceFile) -> Result<Forwarding, ConfigError> {
+/// `[fall_through] offline = { text = "…" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffline {
+    text: Spanned<String>,
+}
+
+/// Reads `[[upstream]]` and `[fall_through]` from the config file's text; `api`: whether
+/// WeChat's API is configured (an offline reply needs it).
+pub fn read(file: &SourceFile, api: bool) -> Result<Forwarding, ConfigError> {
     let position = |offset: usize| {
         let (line, col) = file.line_col(offset);
         format!("{}:{line}:{col}", file.path().display())
@@ -250,6 +265,24 @@ pub fn read(file: &SourceFile) -> Result<Forwarding, ConfigError> {
         if let Some(e) = &raw.events {
             fall_through.events = fallback(e, &["success"])?;
         }
+        if let Some(offline) = raw.offline {
+            let at = offline.span().start;
+            let text = offline.into_inner().text;
+            if !api {
+                return Err(invalid(
+                    at,
+                    "an offline reply needs app_secret (and app_id): replyd learns which agents are online from WeChat's API".to_owned(),
+                ));
+            }
+            let len = text.get_ref().len();
+            if text.get_ref().trim().is_empty() || len > MAX_TEXT_BYTES {
+                return Err(invalid(
+                    text.span().start,
+                    format!("the offline text must be 1 to {MAX_TEXT_BYTES} bytes (it is {len})"),
+                ));
+            }
+            fall_through.offline = Some(Arc::from(text.into_inner()));
+        }
     }
     Ok(Forwarding {
         upstreams,
@@ -269,7 +302,7 @@ mod tests {
     use super::*;
 
     fn read_text(text: &str) -> Result<Forwarding, String> {
-        read(&SourceFile::new("replyd.toml", text)).map_err(|e| e.to_string())
+        read(&SourceFile::new("replyd.toml", text), true).map_err(|e| e.to_string())
     }
 
     #[test]

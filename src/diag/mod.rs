@@ -149,6 +149,12 @@ codes! {
     WildcardKey = "wildcard-key", Warning;
     /// `reply.upstream` naming no `[[upstream]]` of the config.
     UnknownUpstream = "unknown-upstream", Error;
+    /// A `reply.all` list of fewer than 2 or more than 5 replies, or holding `transfer`, `ai`,
+    /// `none`, `random`, `all` or `upstream`.
+    InvalidAll = "invalid-all", Error;
+    /// `reply.all` or an offline reply without `app_secret` in the config: they need WeChat's
+    /// API.
+    NeedsAppSecret = "needs-app-secret", Error;
 }
 
 impl fmt::Display for Code {

@@ -25,6 +25,7 @@ use jiff::Timestamp;
 pub use rank::{Candidate, Decider, RANKING};
 pub use render::{MAX_TEXT_BYTES, pick};
 
+use crate::agents::{Agents, Unknown};
 use crate::config::{FallThrough, Fallback};
 use crate::cooldown::{Cooldowns, NoCooldowns};
 use crate::protocol::{Body, Event, Message, MsgType, Reply};
@@ -40,6 +41,8 @@ pub struct Context<'a> {
     pub cooldowns: &'a dyn Cooldowns,
     /// `[fall_through]` of the config.
     pub fall_through: &'a FallThrough,
+    /// Which agents are online (for `offline` replies).
+    pub agents: &'a dyn Agents,
 }
 
 /// The fall-through without `[fall_through]`, for dry runs.
@@ -53,6 +56,7 @@ impl Context<'static> {
             now,
             cooldowns: &NoCooldowns,
             fall_through: &DEFAULT_FALL_THROUGH,
+            agents: &Unknown,
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct Answer<'r> {
     pub action: Action<'r>,
     /// The text rendered longer than WeChat takes and was cut (the caller logs and counts it).
     pub clipped: bool,
+    /// `reply.all`'s other replies, to be sent in order after the passive one.
+    pub more: Vec<Reply<'r>>,
 }
 
 /// One candidate as `try` shows it: how it ranks, and why it cannot answer now if it cannot.
@@ -124,19 +130,30 @@ pub fn respond<'r>(rules: &'r RuleSet, message: &Message, cx: &Context<'r>) -> A
                     // WeChat hands only user messages to customer service (and the config
                     // refuses `events = "transfer"`).
                     Fallback::Transfer if event => Action::Success,
-                    Fallback::Transfer => Action::Reply(Reply::Transfer { kf_account: None }),
+                    Fallback::Transfer => match &cx.fall_through.offline {
+                        Some(text) if cx.agents.offline(None) => Action::Reply(Reply::Text {
+                            content: std::borrow::Cow::Borrowed(text),
+                        }),
+                        _ => Action::Reply(Reply::Transfer { kf_account: None }),
+                    },
                 },
                 clipped: false,
+                more: Vec::new(),
             };
         };
         let rule = rules.rule(winner.rule);
-        match render::reply(rule, message, best.captures.as_ref()) {
+        match render::reply(rule, message, best.captures.as_ref(), cx.agents) {
             render::Rendered::Empty => excluded.push(winner.rule),
-            render::Rendered::Reply { action, clipped } => {
+            render::Rendered::Reply {
+                action,
+                clipped,
+                more,
+            } => {
                 return Answer {
                     winner: Some((rule, winner)),
                     action,
                     clipped,
+                    more,
                 };
             }
         }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use sha1::{Digest as _, Sha1};
 
 use super::Action;
+use crate::agents::Agents;
 pub use crate::protocol::vocab::MAX_TEXT_BYTES;
 use crate::protocol::{Article, Message, Reply};
 use crate::ruleset::{Rule, RuleReply, Template};
@@ -18,8 +19,12 @@ use crate::ruleset::{Rule, RuleReply, Template};
 pub(super) enum Rendered<'r> {
     /// The text rendered blank: this rule does not answer.
     Empty,
-    /// What to do, and whether the reply's text was cut.
-    Reply { action: Action<'r>, clipped: bool },
+    /// What to do, whether the reply's text was cut, and `reply.all`'s other replies.
+    Reply {
+        action: Action<'r>,
+        clipped: bool,
+        more: Vec<Reply<'r>>,
+    },
 }
 
 /// Which of `n` replies a `reply.random` rule gives this message: a digest of the message's
@@ -47,31 +52,53 @@ pub fn pick(message: &Message, rule: &str, n: usize) -> usize {
     (v % n.max(1) as u64) as usize
 }
 
-/// Fills the rule's reply in.
+/// Fills the rule's reply in: `reply.random` picked, `reply.all`'s first reply passive and
+/// the others in `more`, a hand-over to nobody replaced by its `offline` reply.
 pub(super) fn reply<'r>(
     rule: &'r Rule,
     message: &Message,
     captures: Option<&regex::Captures<'_>>,
+    agents: &dyn Agents,
 ) -> Rendered<'r> {
-    let chosen = match &rule.reply {
-        RuleReply::Random(list) => &list[pick(message, &rule.id, list.len())],
-        other => other,
+    let (chosen, rest): (&RuleReply, &[RuleReply]) = match &rule.reply {
+        RuleReply::Random(list) => (&list[pick(message, &rule.id, list.len())], &[]),
+        RuleReply::All(list) => match list.split_first() {
+            Some((first, rest)) => (first, rest),
+            None => return Rendered::Empty,
+        },
+        other => (other, &[]),
     };
-    match fill_reply(chosen, captures) {
+    let (action, clipped) = match checked(fill_reply(chosen, captures, agents)) {
+        Some(c) => c,
+        None => return Rendered::Empty,
+    };
+    let mut more = Vec::new();
+    let mut clipped_more = false;
+    for r in rest {
+        // A follow-up that renders blank is left out; the others are sent.
+        if let Some((Action::Reply(r), c)) = checked(fill_reply(r, captures, agents)) {
+            more.push(r);
+            clipped_more |= c;
+        }
+    }
+    Rendered::Reply {
+        action,
+        clipped: clipped || clipped_more,
+        more,
+    }
+}
+
+/// A text that renders blank is no answer (`None`); a long one is cut.
+fn checked(action: Action<'_>) -> Option<(Action<'_>, bool)> {
+    match action {
         Action::Reply(Reply::Text { content }) => {
             if content.trim().is_empty() {
-                return Rendered::Empty;
+                return None;
             }
             let (content, clipped) = clip_text(content);
-            Rendered::Reply {
-                action: Action::Reply(Reply::Text { content }),
-                clipped,
-            }
+            Some((Action::Reply(Reply::Text { content }), clipped))
         }
-        action => Rendered::Reply {
-            action,
-            clipped: false,
-        },
+        action => Some((action, false)),
     }
 }
 
@@ -95,7 +122,11 @@ pub(super) fn clip_text(content: Cow<'_, str>) -> (Cow<'_, str>, bool) {
 }
 
 /// Renders one reply's templates.
-fn fill_reply<'r>(reply: &'r RuleReply, captures: Option<&regex::Captures<'_>>) -> Action<'r> {
+fn fill_reply<'r>(
+    reply: &'r RuleReply,
+    captures: Option<&regex::Captures<'_>>,
+    agents: &dyn Agents,
+) -> Action<'r> {
     let fill = |t: &'r Template| -> Cow<'r, str> { t.render(captures) };
     let fill_opt = |t: &'r Option<Template>| t.as_ref().map(|t| t.render(captures));
     Action::Reply(match reply {
@@ -139,17 +170,26 @@ fn fill_reply<'r>(reply: &'r RuleReply, captures: Option<&regex::Captures<'_>>) 
                 })
                 .collect(),
         },
-        RuleReply::Transfer { kf_account } => Reply::Transfer {
-            kf_account: fill_opt(kf_account),
-        },
+        RuleReply::Transfer {
+            kf_account,
+            offline,
+        } => {
+            let kf_account = fill_opt(kf_account);
+            if let Some(offline) = offline
+                && agents.offline(kf_account.as_deref())
+            {
+                return fill_reply(offline, captures, agents);
+            }
+            Reply::Transfer { kf_account }
+        }
         RuleReply::Ai => Reply::Ai,
         RuleReply::None => return Action::Success,
         RuleReply::Upstream(name) => return Action::Forward(name),
-        // The compiler refuses a random inside a random; one level is picked by the caller.
-        RuleReply::Random(list) => {
+        // The compiler refuses a list inside a list; one level is taken apart by the caller.
+        RuleReply::Random(list) | RuleReply::All(list) => {
             return list
                 .first()
-                .map_or(Action::Success, |r| fill_reply(r, captures));
+                .map_or(Action::Success, |r| fill_reply(r, captures, agents));
         }
     })
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::diag::Location;
 
-pub use compile::{Compiled, REGEX_SIZE_LIMIT, compile, compile_with, sources_from};
+pub use compile::{Compiled, Declared, REGEX_SIZE_LIMIT, compile, compile_with, sources_from};
 pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
 pub use key_index::{KeyHit, KeyHow, KeyIndex};
 pub use schedule::Schedule;
@@ -42,6 +42,8 @@ pub struct RuleSet {
     /// Whether an enabled rule has a cooldown (replicas then read the follower's shared
     /// cooldowns before answering).
     cooldowns: bool,
+    /// Whether an enabled rule has an offline reply (the agents online are then fetched).
+    offline: bool,
 }
 
 impl RuleSet {
@@ -78,6 +80,11 @@ impl RuleSet {
     /// Whether an enabled rule has a `cooldown`.
     pub fn has_cooldowns(&self) -> bool {
         self.cooldowns
+    }
+
+    /// Whether an enabled rule has `reply.transfer.offline`.
+    pub fn has_offline(&self) -> bool {
+        self.offline
     }
 
     /// How many rules are enabled (can answer).
@@ -119,6 +126,8 @@ impl std::fmt::Display for Origin {
 pub struct Rule {
     /// Unique id (`[A-Za-z0-9_.-]+`); shared by every answer that names it.
     pub id: Arc<str>,
+    /// `name`: a label for people (the console's rule name, for example); `try` shows it.
+    pub name: Option<Box<str>>,
     /// Higher wins; default 0.
     pub priority: i64,
     /// `false`: kept and checked, never matched.
@@ -383,6 +392,9 @@ pub enum RuleReply {
     Transfer {
         /// `kf_account`.
         kf_account: Option<Template>,
+        /// `offline`: what the follower gets instead when the agent (or, without `kf_account`,
+        /// every agent) is offline.
+        offline: Option<Box<RuleReply>>,
     },
     /// `reply.ai = {}`: hand over to WeChat's AI reply for the account.
     Ai,
@@ -390,6 +402,9 @@ pub enum RuleReply {
     None,
     /// `reply.random`: one of 2–10 replies, picked per message.
     Random(Vec<RuleReply>),
+    /// `reply.all`: 2–5 replies, the first passive, the others sent through the
+    /// customer-service message API after it.
+    All(Vec<RuleReply>),
     /// `reply.upstream = "NAME"`: the message goes to that `[[upstream]]`, whose answer is
     /// relayed.
     Upstream(Arc<str>),
@@ -409,8 +424,14 @@ impl RuleReply {
             RuleReply::Ai => "ai",
             RuleReply::None => "none",
             RuleReply::Random(_) => "random",
+            RuleReply::All(_) => "all",
             RuleReply::Upstream(_) => "upstream",
         }
+    }
+
+    /// Whether the reply is a hand-over with an `offline` reply.
+    pub fn has_offline(&self) -> bool {
+        matches!(self, RuleReply::Transfer { offline: Some(_), .. })
     }
 
     /// Whether the reply can render as an empty text (a template made only of captures, which
@@ -419,6 +440,7 @@ impl RuleReply {
         match self {
             RuleReply::Text(t) => t.can_render_empty(),
             RuleReply::Random(list) => list.iter().any(RuleReply::can_render_empty),
+            RuleReply::All(list) => list.first().is_some_and(RuleReply::can_render_empty),
             _ => false,
         }
     }

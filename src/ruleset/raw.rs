@@ -52,6 +52,7 @@ pub struct RawRule {
     pub until: Option<Spanned<Datetime>>,
     pub cooldown: Option<Spanned<String>>,
     pub voice: Option<Spanned<bool>>,
+    pub name: Option<Spanned<String>>,
 }
 
 /// One `[[schedule]]`.
@@ -196,6 +197,7 @@ pub struct RawReply {
     pub ai: Option<Spanned<RawAi>>,
     pub none: Option<Spanned<bool>>,
     pub random: Option<Spanned<Vec<Spanned<RawReply>>>>,
+    pub all: Option<Spanned<Vec<Spanned<RawReply>>>>,
     pub upstream: Option<Spanned<String>>,
 }
 
@@ -222,6 +224,8 @@ pub enum ReplySpec {
     None(Spanned<bool>),
     /// `reply.random`.
     Random(Spanned<Vec<Spanned<RawReply>>>),
+    /// `reply.all`.
+    All(Spanned<Vec<Spanned<RawReply>>>),
     /// `reply.upstream`.
     Upstream(Spanned<String>),
 }
@@ -239,6 +243,7 @@ impl Spec for ReplySpec {
             ReplySpec::Ai(_) => "ai",
             ReplySpec::None(_) => "none",
             ReplySpec::Random(_) => "random",
+            ReplySpec::All(_) => "all",
             ReplySpec::Upstream(_) => "upstream",
         }
     }
@@ -258,6 +263,7 @@ impl RawReply {
             ai,
             none,
             random,
+            all,
             upstream,
         } = self;
         let mut out = Vec::new();
@@ -271,6 +277,7 @@ impl RawReply {
         push(&mut out, ai, ReplySpec::Ai);
         push(&mut out, none, ReplySpec::None);
         push(&mut out, random, ReplySpec::Random);
+        push(&mut out, all, ReplySpec::All);
         push(&mut out, upstream, ReplySpec::Upstream);
         out
     }
@@ -318,6 +325,7 @@ pub struct RawArticle {
 #[serde(deny_unknown_fields)]
 pub struct RawTransfer {
     pub kf_account: Option<Spanned<String>>,
+    pub offline: Option<Box<Spanned<RawReply>>>,
 }
 
 /// `reply.ai`: an empty table.

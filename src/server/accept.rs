@@ -62,6 +62,15 @@ pub async fn serve(
     if let Some(shared) = &state.shared {
         shared.start();
     }
+    if let Some(api) = &state.api {
+        state.outbox.start(api.clone());
+        // The agents online matter only while an offline reply could use them.
+        let rules = state.rules.clone();
+        let fall_through_offline = state.upstreams.fall_through.offline.is_some();
+        state.agents.start(api.clone(), state.metrics.clone(), move || {
+            fall_through_offline || rules.load().ruleset.has_offline()
+        });
+    }
     shutdown.await;
     let _ = stop.send(true);
     for a in accepting {
@@ -81,6 +90,59 @@ pub async fn serve(
     }
     // Event copies queued until now are sent, within the same grace time.
     state.upstreams.copies.drain(limits.grace).await;
+}
+
+/// A response extension: fired once the response's body has been handed to the connection (or
+/// dropped unsent), so that what must follow the response (`reply.all`'s customer-service
+/// messages) does.
+#[derive(Debug, Clone)]
+pub struct AfterSent(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>>);
+
+impl AfterSent {
+    /// Fires `tx` after the response is written.
+    pub fn new(tx: tokio::sync::oneshot::Sender<()>) -> AfterSent {
+        AfterSent(Arc::new(std::sync::Mutex::new(Some(tx))))
+    }
+
+    fn fire(&self) {
+        if let Some(tx) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response body that fires its [`AfterSent`] when hyper is done with it.
+struct Notifying<B> {
+    body: B,
+    after: Option<AfterSent>,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for Notifying<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl<B> Drop for Notifying<B> {
+    fn drop(&mut self) {
+        if let Some(a) = &self.after {
+            a.fire();
+        }
+    }
 }
 
 /// The address a request's connection comes from (a request extension: `X-Forwarded-For`
@@ -226,7 +288,10 @@ fn serve_connection<S>(
                     None => tower_service::Service::call(&mut service, request).await,
                 };
                 slot.idle();
-                response
+                response.map(|mut r| {
+                    let after = r.extensions_mut().remove::<AfterSent>();
+                    r.map(|body| Notifying { body, after })
+                })
             }
         }),
     );

@@ -3,7 +3,7 @@
 //! body, safe mode, the response) is `webhook.rs`; this is what runs inside the retry cache's
 //! cell, once per message.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tracing::{debug, warn};
@@ -16,6 +16,8 @@ use crate::protocol::message::clip;
 use crate::protocol::{Body, Message, Reply, reply};
 use crate::shared::Shared;
 use crate::upstream::{self, Outcome, Reason, Upstream};
+use crate::wechat_api;
+use serde_json::Value;
 
 /// A message as the retry cache identifies it: the message, its XML as parsed (decrypted in
 /// safe mode), and whether it came encrypted.
@@ -28,24 +30,24 @@ pub(super) struct Delivered<'a> {
 
 /// The answer to a message, and whether this delivery gave it (with replicas, another one may
 /// have): from the rules being served now, or from the upstream they (or the fall-through)
-/// name.
+/// name. `reply.all`'s follow-ups go to `follow_ups` when this delivery gave the answer.
 pub(super) async fn answer(
     state: &State,
     delivered: Delivered<'_>,
     forwardable: impl FnOnce() -> upstream::Request,
+    follow_ups: &OnceLock<Vec<Value>>,
 ) -> (Answered, Delivery) {
     let message = delivered.message;
     let Some(shared) = &state.shared else {
-        let ((answered, forward), started) = decide(state, message, &*state.cooldowns);
-        start_cooldown(state, message, started.as_ref());
-        return (
-            forward_or(state, answered, forward, forwardable).await,
-            Delivery::First,
-        );
+        let d = decide(state, message, &*state.cooldowns);
+        start_cooldown(state, message, d.started.as_ref());
+        let _ = follow_ups.set(d.follow_ups);
+        let answered = forward_or(state, d.answered, d.forward, forwardable).await;
+        return (answered, Delivery::First);
     };
     // Boxed, like the forward: the Redis calls' state stays out of every request's future when
     // no redis_url is set.
-    Box::pin(answer_shared(state, shared, delivered, forwardable)).await
+    Box::pin(answer_shared(state, shared, delivered, forwardable, follow_ups)).await
 }
 
 /// [`answer`] with replicas: the follower's cooldowns on other replicas are read first (the
@@ -57,6 +59,7 @@ async fn answer_shared(
     shared: &Shared,
     delivered: Delivered<'_>,
     forwardable: impl FnOnce() -> upstream::Request,
+    follow_ups: &OnceLock<Vec<Value>>,
 ) -> (Answered, Delivery) {
     let message = delivered.message;
     let theirs = if state.rules.load().ruleset.has_cooldowns() {
@@ -69,7 +72,12 @@ async fn answer_shared(
         follower: &message.from_user,
         shared: &theirs,
     };
-    let ((answered, forward), started) = decide(state, message, &both);
+    let Decided {
+        answered,
+        forward,
+        started,
+        follow_ups: more,
+    } = decide(state, message, &both);
     let digest = dedup::shared_key(message, delivered.xml, delivered.encrypted);
     let window = state.dedup.window();
     let (answered, delivery) = match forward {
@@ -81,6 +89,7 @@ async fn answer_shared(
         }
     };
     if delivery == Delivery::First {
+        let _ = follow_ups.set(more);
         start_cooldown(state, message, started.as_ref());
         if let Some((rule, now, until)) = started {
             shared
@@ -132,8 +141,17 @@ async fn forward_or(
     }
 }
 
-/// The answer to a message and the upstream it goes to, if any.
-type Decision = (Answered, Option<Arc<Upstream>>);
+/// What the rules decided for a message.
+struct Decided {
+    /// The answer (for a forward: what a failed forward gets).
+    answered: Answered,
+    /// The upstream it goes to, if any.
+    forward: Option<Arc<Upstream>>,
+    /// The cooldown it starts, if any.
+    started: Option<Started>,
+    /// `reply.all`'s other replies, as customer-service messages.
+    follow_ups: Vec<Value>,
+}
 
 /// A cooldown an answer started: the rule, when, and until when.
 type Started = (Arc<str>, jiff::Timestamp, jiff::Timestamp);
@@ -155,13 +173,9 @@ fn shared_wait(state: &State) -> Duration {
 
 /// The rules' answer, and the upstream to forward to instead, if the winning rule or the
 /// fall-through names one (the answer is then what a failed forward gets: a hand-over for a
-/// user message, `success` for an event); and the cooldown it starts, which the caller
-/// records once it knows the answer is this delivery's.
-fn decide(
-    state: &State,
-    message: &Message,
-    cooldowns: &dyn Cooldowns,
-) -> (Decision, Option<Started>) {
+/// user message, `success` for an event); the cooldown it starts, which the caller records
+/// once it knows the answer is this delivery's; and `reply.all`'s follow-ups.
+fn decide(state: &State, message: &Message, cooldowns: &dyn Cooldowns) -> Decided {
     // One load per request: the whole answer comes from one rule set.
     let served = state.rules.load();
     if let Some(e) = message.event()
@@ -178,6 +192,7 @@ fn decide(
         now,
         cooldowns,
         fall_through: &state.upstreams.fall_through,
+        agents: &*state.agents,
     };
     let answer = engine::respond(&served.ruleset, message, &cx);
     let mut started = None;
@@ -198,6 +213,11 @@ fn decide(
         }
     }
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());
+    let follow_ups = answer
+        .more
+        .iter()
+        .filter_map(|r| wechat_api::custom_message(&message.from_user, r))
+        .collect();
     // What a failed forward gets: the fall-through as if there were no upstream.
     let without_upstream = || {
         if matches!(message.body, Body::Event(_)) {
@@ -207,7 +227,7 @@ fn decide(
             Answered::new(passive_reply(state, message, &transfer), rule.clone())
         }
     };
-    let decision = match answer.action {
+    let (answered, forward) = match answer.action {
         engine::Action::Reply(r) => {
             let kf_account = match &r {
                 Reply::Transfer {
@@ -234,7 +254,12 @@ fn decide(
             (without_upstream(), upstream)
         }
     };
-    (decision, started)
+    Decided {
+        answered,
+        forward,
+        started,
+        follow_ups,
+    }
 }
 
 /// A reply, rendered for this message.

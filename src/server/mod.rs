@@ -45,6 +45,7 @@ use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
 use crate::shared::{self, Shared};
+use crate::wechat_api::{Api, OnlineAgents, Outbox};
 use crate::state::Rules;
 use crate::upstream::Upstreams;
 pub use accept::serve;
@@ -85,6 +86,12 @@ pub struct State {
     pub upstreams: Upstreams,
     /// What replicas share through Redis (`redis_url`), if configured.
     pub shared: Option<Arc<Shared>>,
+    /// WeChat's API (`app_secret`), if configured.
+    pub api: Option<Arc<Api>>,
+    /// The agents online, as last fetched (nothing is known without the API).
+    pub agents: Arc<OnlineAgents>,
+    /// `reply.all`'s follow-ups, waiting to be sent.
+    pub outbox: Outbox,
 }
 
 impl State {
@@ -108,7 +115,19 @@ impl State {
             .ok()
             .map(Arc::new)
         });
+        let api = config.api.clone().map(|c| {
+            Arc::new(Api::new(
+                c,
+                upstreams.client().clone(),
+                metrics.clone(),
+                clock.clone(),
+                shared.clone(),
+            ))
+        });
         State {
+            api,
+            agents: Arc::default(),
+            outbox: Outbox::new(metrics.clone()),
             shared,
             rules,
             token,

@@ -1,6 +1,7 @@
 //! The WeChat endpoint: the console's URL check (GET) and messages (POST).
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use super::State;
+use super::accept::AfterSent;
 use super::answer::{Delivered, answer};
 use super::query::Query;
 use super::response::{self, Refusal};
@@ -22,6 +24,7 @@ use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
 use crate::protocol::{self, EventKind, Message, MsgType, ReplyKind, signature};
 use crate::upstream;
+use crate::wechat_api::outbox::Job;
 
 /// GET: the console's URL check.
 pub(super) fn verify_url(state: &State, raw_query: &str) -> Response {
@@ -126,10 +129,11 @@ where
         xml: &xml,
         encrypted: sealed_with.is_some(),
     };
+    let follow_ups = OnceLock::new();
     let (answered, delivery) = state
         .dedup
         .answer(&message, &xml, delivered.encrypted, || {
-            answer(state, delivered, forwardable)
+            answer(state, delivered, forwardable, &follow_ups)
         })
         .await;
     count(state, &message, &answered, delivery);
@@ -149,6 +153,19 @@ where
         ))),
         (Passive::Reply { xml, .. }, None) => response::xml(xml.clone()),
     };
+    let mut response = response;
+    // reply.all: the other replies are sent through the API once this response is written
+    // (a retry finds no follow-ups: they went with the first delivery).
+    if let (Some(messages), true) = (follow_ups.into_inner(), delivery == Delivery::First)
+        && !messages.is_empty()
+    {
+        let (written, after) = tokio::sync::oneshot::channel();
+        response.extensions_mut().insert(AfterSent::new(written));
+        state.outbox.push(Job {
+            after: Some(after),
+            messages,
+        });
+    }
     // Plain `&str` values: the text format writes them as they are (quoted and escaped only
     // when they need it), with no formatting machinery; this line is written for every message.
     info!(

@@ -18,6 +18,7 @@
 
 mod answers;
 mod cooldowns;
+mod tokens;
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub enum Op {
     CooldownRead,
     /// Recording a cooldown.
     CooldownWrite,
+    /// Reading or writing WeChat's access token.
+    Token,
     /// The background ping.
     Probe,
 }
@@ -66,6 +69,7 @@ impl Op {
             Op::Publish => "publish",
             Op::CooldownRead => "cooldown_read",
             Op::CooldownWrite => "cooldown_write",
+            Op::Token => "token",
             Op::Probe => "probe",
         }
     }

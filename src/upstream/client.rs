@@ -108,6 +108,23 @@ impl Client {
         }
     }
 
+    /// Sends any request over the pooled connections (WeChat's API shares them) and reads
+    /// the answer under `max_bytes`; the caller bounds the time.
+    pub async fn send(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+        max_bytes: usize,
+    ) -> Result<(hyper::StatusCode, Bytes), String> {
+        let response = self.inner.request(request).await.map_err(|e| with_causes(&e))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), max_bytes)
+            .collect()
+            .await
+            .map_err(|e| format!("the answer could not be read: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
     /// Posts `request` to `url` and returns the answer's body when it is one WeChat accepts (a
     /// 200 whose body is empty, `success` or a reply XML), within `timeout`.
     pub async fn post(

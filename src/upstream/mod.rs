@@ -155,6 +155,11 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
+    /// The pooled HTTP client (WeChat's API uses it too).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The upstreams of `forwarding`; answers are read up to `max_body_bytes`.
     pub fn new(forwarding: &Forwarding, max_body_bytes: usize, metrics: Arc<Metrics>) -> Upstreams {
         let client = Client::new(max_body_bytes);

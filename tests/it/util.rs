@@ -265,8 +265,8 @@ impl Server {
         )
         .expect("the project's config resolves");
         let token = config.token().expect("a token").clone();
-        let upstreams = config.forwarding.names();
-        let loaded = load::load_paths(std::slice::from_ref(&config.rules), &upstreams)
+        let declared = config.declared();
+        let loaded = load::load_paths(std::slice::from_ref(&config.rules), &declared)
             .expect("the rules directory reads");
         let ruleset = loaded
             .ruleset
@@ -275,7 +275,7 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         let rules = Arc::new(
             Rules::new(config.rules.clone(), ruleset, None, metrics.clone())
-                .with_upstreams(upstreams),
+                .with_declared(declared),
         );
         let state = Arc::new(server::State::new(&config, token, rules, metrics, clock));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -361,7 +361,11 @@ fn what_no_rule_answers_gets_is_the_configured_fall_through() {
         ),
     ];
     for (messages, events, for_text, for_event) in cases {
-        let fall_through = FallThrough { messages, events };
+        let fall_through = FallThrough {
+            messages,
+            events,
+            offline: None,
+        };
         let cx = Context {
             fall_through: &fall_through,
             ..Context::at(at(super::NOW))

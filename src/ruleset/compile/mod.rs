@@ -63,16 +63,26 @@ impl Compiled {
     }
 }
 
-/// Compiles rule files (given in path order) into a rule set, with no upstream declared.
-pub fn compile(sources: &Sources) -> Compiled {
-    compile_with(sources, &[])
+/// What the config declares that rules may rely on: the upstreams `reply.upstream` may name,
+/// and whether WeChat's API is there for `reply.all` and offline replies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Declared {
+    /// The `[[upstream]]` names.
+    pub upstreams: Vec<String>,
+    /// Whether `app_secret` (with `app_id`) is set.
+    pub api: bool,
 }
 
-/// Compiles rule files (given in path order) into a rule set; `reply.upstream` may name the
-/// `upstreams` of the config.
-pub fn compile_with(sources: &Sources, upstreams: &[String]) -> Compiled {
+/// Compiles rule files (given in path order) into a rule set, with nothing declared.
+pub fn compile(sources: &Sources) -> Compiled {
+    compile_with(sources, &Declared::default())
+}
+
+/// Compiles rule files (given in path order) into a rule set, against what the config
+/// `declared`.
+pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
     let mut cx = Compiler {
-        upstreams: Arc::from(upstreams),
+        declared: Arc::new(declared.clone()),
         ..Compiler::default()
     };
     for (id, file) in sources.iter() {
@@ -101,6 +111,7 @@ pub fn compile_with(sources: &Sources, upstreams: &[String]) -> Compiled {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
             cooldowns: rules.iter().any(|r| r.enabled && r.cooldown.is_some()),
+            offline: rules.iter().any(|r| r.enabled && r.reply.has_offline()),
             rules,
             schedules: schedules.list,
             tests,
@@ -140,8 +151,8 @@ struct Compiler {
     regex_budget: matchers::RegexBudget,
     schedules: when::Schedules,
     pending_gates: Vec<when::PendingGate>,
-    /// The `[[upstream]]` names of the config, which `reply.upstream` may name.
-    upstreams: Arc<[String]>,
+    /// What the config declares.
+    declared: Arc<Declared>,
 }
 
 /// What a rule entry's checks need to know about where it is.
@@ -151,8 +162,8 @@ struct Entry<'a> {
     /// The file's path, shared by every rule of the file.
     path: &'a Arc<Path>,
     header: Range<usize>,
-    /// The `[[upstream]]` names `reply.upstream` may name.
-    upstreams: &'a [String],
+    /// What the config declares (the upstreams `reply.upstream` may name, the API).
+    declared: &'a Declared,
 }
 
 impl Entry<'_> {
@@ -198,7 +209,7 @@ impl Compiler {
             tests: 0,
         };
         let path: Arc<Path> = Arc::from(src.path());
-        let upstreams = self.upstreams.clone();
+        let declared = self.declared.clone();
         let (table, errors) = DeTable::parse_recoverable(src.text());
         if !errors.is_empty() {
             for e in errors {
@@ -256,7 +267,7 @@ impl Compiler {
                     src,
                     path: &path,
                     header: elem.span(),
-                    upstreams: &upstreams,
+                    declared: &declared,
                 };
                 if kind == Kind::Schedule {
                     match RawSchedule::deserialize(elem.clone().into_deserializer()) {
@@ -316,6 +327,7 @@ impl Compiler {
             until,
             cooldown,
             voice,
+            name,
         } = raw;
         let timing = when::timing(
             entry,
@@ -372,6 +384,7 @@ impl Compiler {
             }
             self.rules.push(Rule {
                 id: id.into(),
+                name: name.map(|n| n.into_inner().into_boxed_str()),
                 priority,
                 enabled: is_enabled,
                 case_sensitive: case_sensitive.is_some_and(Spanned::into_inner),

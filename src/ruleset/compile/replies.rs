@@ -16,7 +16,7 @@ use crate::ruleset::template::{GroupRef, Template};
 use crate::ruleset::{ArticleTemplate, Matcher, RuleReply};
 
 const HELP: &str = "add one of reply.text, reply.image, reply.voice, reply.video, \
-                    reply.music, reply.news, reply.random, reply.transfer, reply.ai, \
+                    reply.music, reply.news, reply.random, reply.all, reply.transfer, reply.ai, \
                     reply.upstream or reply.none";
 
 /// How many replies `reply.random` holds.
@@ -138,8 +138,18 @@ fn reply(
                         .with_help("answer the event with a text or news reply, or reply.none = true"),
                 );
             }
+            let tr = tr.into_inner();
+            let offline = match tr.offline {
+                None => None,
+                Some(o) => {
+                    needs_api(t, o.span(), "an offline reply");
+                    let o = content_reply(*o, "reply.transfer.offline", Code::InvalidKey, matcher, t)?;
+                    Some(Box::new(o))
+                }
+            };
             RuleReply::Transfer {
-                kf_account: t.optional(tr.into_inner().kf_account.as_ref())?,
+                kf_account: t.optional(tr.kf_account.as_ref())?,
+                offline,
             }
         }
         ReplySpec::Ai(ai) => {
@@ -156,9 +166,13 @@ fn reply(
             }
             RuleReply::Ai
         }
-        ReplySpec::Random(list) => random_reply(list, matcher, t)?,
+        ReplySpec::Random(list) => RuleReply::Random(reply_list(&RANDOM, list, matcher, t)?),
+        ReplySpec::All(list) => {
+            needs_api(t, list.span(), "reply.all");
+            RuleReply::All(reply_list(&ALL, list, matcher, t)?)
+        }
         ReplySpec::Upstream(name) => {
-            let declared = entry.upstreams;
+            let declared = &entry.declared.upstreams;
             if !declared.iter().any(|d| d == name.get_ref()) {
                 let known: Vec<&str> = declared.iter().map(String::as_str).collect();
                 let help = match crate::diag::did_you_mean(name.get_ref(), &known) {
@@ -198,74 +212,125 @@ fn reply(
     })
 }
 
-/// `reply.random`: 2–10 replies of the kinds that answer with content.
-fn random_reply(
+/// How many replies `reply.all` holds: the passive one and up to four customer-service
+/// messages.
+pub const ALL_REPLIES: std::ops::RangeInclusive<usize> = 2..=5;
+
+/// A list of replies: `reply.random` or `reply.all`.
+struct ListKind {
+    key: &'static str,
+    code: Code,
+    range: std::ops::RangeInclusive<usize>,
+    does: &'static str,
+    help_count: &'static str,
+}
+
+const RANDOM: ListKind = ListKind {
+    key: "reply.random",
+    code: Code::InvalidRandom,
+    range: RANDOM_REPLIES,
+    does: "picks one of",
+    help_count: "list 2 to 10 replies, or write the one reply as reply.text (or image, …)",
+};
+
+const ALL: ListKind = ListKind {
+    key: "reply.all",
+    code: Code::InvalidAll,
+    range: ALL_REPLIES,
+    does: "sends",
+    help_count: "list 2 to 5 replies (WeChat takes at most 5 messages in 48 hours after a follower's message), or write the one reply as reply.text (or image, …)",
+};
+
+/// `reply.random` or `reply.all`: replies of the kinds that answer with content.
+fn reply_list(
+    kind: &ListKind,
     list: Spanned<Vec<Spanned<RawReply>>>,
     matcher: Option<&Matcher>,
     t: &mut Templates<'_, '_>,
-) -> Option<RuleReply> {
+) -> Option<Vec<RuleReply>> {
     let entry = t.entry;
     let span = list.span();
     let items = list.into_inner();
     let mut ok = true;
-    if !RANDOM_REPLIES.contains(&items.len()) {
+    if !kind.range.contains(&items.len()) {
         t.diags.push(
             entry
                 .diag(
-                    Code::InvalidRandom,
+                    kind.code,
                     span.clone(),
                     format!(
-                        "reply.random has {} replies; it picks one of {} to {}",
+                        "{} has {} replies; it {} {} to {}",
+                        kind.key,
                         items.len(),
-                        RANDOM_REPLIES.start(),
-                        RANDOM_REPLIES.end()
+                        kind.does,
+                        kind.range.start(),
+                        kind.range.end()
                     ),
                 )
-                .with_help(
-                    "list 2 to 10 replies, or write the one reply as reply.text (or image, …)",
-                ),
+                .with_help(kind.help_count),
         );
         ok = false;
     }
     let mut replies = Vec::with_capacity(items.len());
     for item in items {
-        let item_span = item.span();
-        let (spec, problem) =
-            exactly_one_spanned(entry.file, &ONE_REPLY, item_span, item.into_inner().specs());
-        if let Some(p) = problem {
-            t.diags.push(p);
-            ok = false;
-        }
-        let Some((spec, spec_span)) = spec else {
-            ok = false;
-            continue;
-        };
-        if matches!(
-            spec,
-            ReplySpec::Transfer(_)
-                | ReplySpec::Ai(_)
-                | ReplySpec::None(_)
-                | ReplySpec::Random(_)
-                | ReplySpec::Upstream(_)
-        ) {
-            t.diags.push(
-                entry
-                    .diag(
-                        Code::InvalidRandom,
-                        spec_span,
-                        format!("reply.random cannot hold `{}`", spec.key()),
-                    )
-                    .with_help("a random reply picks among answers: text, image, voice, video, music or news; hand over or stay silent with a rule of its own"),
-            );
-            ok = false;
-            continue;
-        }
-        match reply(spec, matcher, t) {
+        match content_reply(item, kind.key, kind.code, matcher, t) {
             Some(r) => replies.push(r),
             None => ok = false,
         }
     }
-    ok.then_some(RuleReply::Random(replies))
+    ok.then_some(replies)
+}
+
+/// One reply that answers with content (text, image, voice, video, music or news): an item of
+/// `reply.random` or `reply.all`, or an offline reply; `what` names it in the error.
+fn content_reply(
+    item: Spanned<RawReply>,
+    what: &str,
+    code: Code,
+    matcher: Option<&Matcher>,
+    t: &mut Templates<'_, '_>,
+) -> Option<RuleReply> {
+    let entry = t.entry;
+    let item_span = item.span();
+    let (spec, problem) =
+        exactly_one_spanned(entry.file, &ONE_REPLY, item_span, item.into_inner().specs());
+    let several = problem.is_some();
+    t.diags.extend(problem);
+    let (spec, spec_span) = spec?;
+    if matches!(
+        spec,
+        ReplySpec::Transfer(_)
+            | ReplySpec::Ai(_)
+            | ReplySpec::None(_)
+            | ReplySpec::Random(_)
+            | ReplySpec::All(_)
+            | ReplySpec::Upstream(_)
+    ) {
+        t.diags.push(
+            entry
+                .diag(code, spec_span, format!("{what} cannot hold `{}`", spec.key()))
+                .with_help(format!("{what} holds answers: text, image, voice, video, music or news; hand over or stay silent with a rule of its own")),
+        );
+        return None;
+    }
+    let r = reply(spec, matcher, t)?;
+    (!several).then_some(r)
+}
+
+/// `reply.all` and offline replies are sent or chosen through WeChat's API: the config must
+/// have `app_secret`.
+fn needs_api(t: &mut Templates<'_, '_>, span: Range<usize>, what: &str) {
+    if !t.entry.declared.api {
+        t.diags.push(
+            t.entry
+                .diag(
+                    Code::NeedsAppSecret,
+                    span,
+                    format!("{what} needs WeChat's API, and the config has no app_secret"),
+                )
+                .with_help("set app_secret (REPLYD_APP_SECRET) and app_id in the config serve reads (lint and try read it too: --config FILE, or replyd.toml here)"),
+        );
+    }
 }
 
 fn news_reply(
