@@ -46,6 +46,30 @@ pub enum Command {
     /// Exit status: 0 the daemon answered 2xx, 1 it answered an error status, 2 it could not be
     /// reached or the reply does not verify.
     Send(SendArgs),
+    /// Turn the console's auto-reply (a saved get_current_autoreply_info answer, or --fetch)
+    /// into a rule file; report what could not be carried over.
+    ///
+    /// Exit status: 0 converted (the report lists what to finish by hand), 2 it could not run.
+    Import(ImportArgs),
+}
+
+/// `replyd import`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["file", "fetch"]))]
+pub struct ImportArgs {
+    /// A saved answer of get_current_autoreply_info (JSON); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Fetch it from WeChat with the config's app_id, app_secret and api_base.
+    #[arg(long)]
+    pub fetch: bool,
+    /// Write the rule file here (the report still goes to stderr) [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The config file (for --fetch) [default: replyd.toml in the working directory, if there
+    /// is one; REPLYD_* variables apply as for serve].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// `replyd send`.

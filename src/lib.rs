@@ -37,6 +37,7 @@ pub mod dedup;
 pub mod diag;
 pub mod engine;
 pub mod git;
+pub mod import;
 pub mod load;
 pub mod logging;
 pub mod metrics;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => commands::lint::run(args),
         Command::Try(args) => commands::try_message::run(args),
         Command::Send(args) => commands::send::run(args),
+        Command::Import(args) => commands::import::run(args),
     };
     drop(log_guard);
     match result {

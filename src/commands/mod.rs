@@ -4,6 +4,7 @@
 //! A command returns `Ok(Exit)` when it ran, and `Err` when it could not (usage,
 //! configuration, IO): `main` prints that error, once, as plain text on stderr, and exits 2.
 
+pub mod import;
 pub mod lint;
 pub mod send;
 pub mod serve;

@@ -48,8 +48,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
     let declared = config.declared();
-    let loaded = load::load_paths(std::slice::from_ref(&dir), &declared)
-        .context("cannot load the rules")?;
+    let loaded =
+        load::load_paths(std::slice::from_ref(&dir), &declared).context("cannot load the rules")?;
     loaded.log_diagnostics();
     let Some(ruleset) = loaded.ruleset else {
         let errors = loaded
@@ -80,8 +80,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     );
     let commit = crate::git::head_commit(&dir);
     let metrics = Arc::new(Metrics::new());
-    let rules =
-        Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_declared(declared));
+    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_declared(declared));
     for u in &config.forwarding.upstreams {
         info!(
             upstream = %u.name,

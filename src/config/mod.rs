@@ -327,13 +327,18 @@ impl Config {
                     .parse::<hyper::Uri>()
                     .ok()
                     .filter(|u| matches!(u.scheme_str(), Some("http" | "https")))
-                    .is_some_and(|u| u.host().is_some_and(|h| !h.is_empty()) && u.query().is_none());
+                    .is_some_and(|u| {
+                        u.host().is_some_and(|h| !h.is_empty()) && u.query().is_none()
+                    });
                 if !uri_ok {
-                    return Err(base_value.invalid(
-                        "an http:// or https:// URL such as https://api.weixin.qq.com",
-                    ));
+                    return Err(base_value
+                        .invalid("an http:// or https:// URL such as https://api.weixin.qq.com"));
                 }
-                let online_refresh = secs("online_refresh_secs", 5..=3600, "seconds between 5 and 3600")?;
+                let online_refresh = secs(
+                    "online_refresh_secs",
+                    5..=3600,
+                    "seconds between 5 and 3600",
+                )?;
                 Some(ApiConfig {
                     app_id: app_id.text.trim().to_owned(),
                     app_secret: Secret(secret.text.trim().to_owned()),

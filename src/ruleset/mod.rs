@@ -431,7 +431,13 @@ impl RuleReply {
 
     /// Whether the reply is a hand-over with an `offline` reply.
     pub fn has_offline(&self) -> bool {
-        matches!(self, RuleReply::Transfer { offline: Some(_), .. })
+        matches!(
+            self,
+            RuleReply::Transfer {
+                offline: Some(_),
+                ..
+            }
+        )
     }
 
     /// Whether the reply can render as an empty text (a template made only of captures, which

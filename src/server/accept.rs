@@ -67,9 +67,11 @@ pub async fn serve(
         // The agents online matter only while an offline reply could use them.
         let rules = state.rules.clone();
         let fall_through_offline = state.upstreams.fall_through.offline.is_some();
-        state.agents.start(api.clone(), state.metrics.clone(), move || {
-            fall_through_offline || rules.load().ruleset.has_offline()
-        });
+        state
+            .agents
+            .start(api.clone(), state.metrics.clone(), move || {
+                fall_through_offline || rules.load().ruleset.has_offline()
+            });
     }
     shutdown.await;
     let _ = stop.send(true);

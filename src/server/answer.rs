@@ -47,7 +47,14 @@ pub(super) async fn answer(
     };
     // Boxed, like the forward: the Redis calls' state stays out of every request's future when
     // no redis_url is set.
-    Box::pin(answer_shared(state, shared, delivered, forwardable, follow_ups)).await
+    Box::pin(answer_shared(
+        state,
+        shared,
+        delivered,
+        forwardable,
+        follow_ups,
+    ))
+    .await
 }
 
 /// [`answer`] with replicas: the follower's cooldowns on other replicas are read first (the

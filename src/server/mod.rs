@@ -45,9 +45,9 @@ use crate::dedup::Dedup;
 use crate::metrics::Metrics;
 use crate::protocol::crypto::Keys;
 use crate::shared::{self, Shared};
-use crate::wechat_api::{Api, OnlineAgents, Outbox};
 use crate::state::Rules;
 use crate::upstream::Upstreams;
+use crate::wechat_api::{Api, OnlineAgents, Outbox};
 pub use accept::serve;
 use response::Refusal;
 

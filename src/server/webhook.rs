@@ -1,8 +1,8 @@
 //! The WeChat endpoint: the console's URL check (GET) and messages (POST).
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};

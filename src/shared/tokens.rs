@@ -14,7 +14,9 @@ impl Shared {
                 redis::cmd("GET").arg(&key).query_async(c).await
             })
             .await?;
-        let (until, token) = value?.split_once('\t').map(|(u, t)| (u.to_owned(), t.to_owned()))?;
+        let (until, token) = value?
+            .split_once('\t')
+            .map(|(u, t)| (u.to_owned(), t.to_owned()))?;
         Some((token, until.parse().ok()?))
     }
 

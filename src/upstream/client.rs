@@ -115,7 +115,11 @@ impl Client {
         request: hyper::Request<Full<Bytes>>,
         max_bytes: usize,
     ) -> Result<(hyper::StatusCode, Bytes), String> {
-        let response = self.inner.request(request).await.map_err(|e| with_causes(&e))?;
+        let response = self
+            .inner
+            .request(request)
+            .await
+            .map_err(|e| with_causes(&e))?;
         let status = response.status();
         let body = Limited::new(response.into_body(), max_bytes)
             .collect()

@@ -107,9 +107,9 @@ impl Errcode {
             Errcode::IpNotWhitelisted => Some(
                 "add this server's public IP to the account's IP whitelist (设置与开发 → 基本配置)",
             ),
-            Errcode::OutsideWindow => {
-                Some("customer-service messages reach a follower only within 48 hours of their message")
-            }
+            Errcode::OutsideWindow => Some(
+                "customer-service messages reach a follower only within 48 hours of their message",
+            ),
             Errcode::OverLimit => Some("WeChat takes at most 5 messages per follower message"),
             Errcode::KfNotEnabled => {
                 Some("switch the account to the current customer-service product (客服功能)")
@@ -303,7 +303,9 @@ impl Api {
                 .method(hyper::Method::POST)
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .body(Full::new(Bytes::from(b))),
-            None => builder.method(hyper::Method::GET).body(Full::new(Bytes::new())),
+            None => builder
+                .method(hyper::Method::GET)
+                .body(Full::new(Bytes::new())),
         }
         .map_err(|e| ApiError::Invalid(e.to_string()))?;
         let (status, body) = self
@@ -394,7 +396,10 @@ mod tests {
         let image = Reply::Image {
             media_id: Cow::Borrowed("M"),
         };
-        assert_eq!(custom_message("o1", &image).unwrap()["image"]["media_id"], "M");
+        assert_eq!(
+            custom_message("o1", &image).unwrap()["image"]["media_id"],
+            "M"
+        );
         assert!(custom_message("o1", &Reply::Transfer { kf_account: None }).is_none());
     }
 

@@ -76,7 +76,12 @@ impl Outbox {
     /// Queues `job`; a full queue drops it (counted).
     pub fn push(&self, job: Job) {
         let n = job.messages.len() as u64;
-        if self.tx.try_send(job).is_err() {
+        if self.tx.try_send(job).is_ok() {
+            self.metrics
+                .custom_messages
+                .with_label_values(&["queued"])
+                .inc_by(n);
+        } else {
             warn!("the customer-service message queue is full; follow-up replies were dropped");
             self.metrics
                 .custom_messages

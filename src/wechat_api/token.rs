@@ -88,7 +88,11 @@ impl Tokens {
         });
         let url = format!("{}{}", api.config.base, Endpoint::StableToken.path());
         let answer = api
-            .exchange(Endpoint::StableToken, &url, Some(body.to_string().into_bytes()))
+            .exchange(
+                Endpoint::StableToken,
+                &url,
+                Some(body.to_string().into_bytes()),
+            )
             .await?;
         let token = answer
             .get("access_token")

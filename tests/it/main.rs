@@ -16,3 +16,5 @@ mod safe_mode;
 mod serve;
 mod upstream;
 mod util;
+mod wechat;
+mod wechat_api;

@@ -143,7 +143,8 @@ fn reply(
                 None => None,
                 Some(o) => {
                     needs_api(t, o.span(), "an offline reply");
-                    let o = content_reply(*o, "reply.transfer.offline", Code::InvalidKey, matcher, t)?;
+                    let o =
+                        content_reply(*o, "reply.transfer.offline", Code::InvalidKey, matcher, t)?;
                     Some(Box::new(o))
                 }
             };
