@@ -43,7 +43,7 @@ impl Exit {
 
 /// The README's exit-status table: for each command, what each status means.
 pub fn exit_code_table() -> String {
-    const ROWS: [(&str, [&str; 3]); 4] = [
+    const ROWS: [(&str, [&str; 3]); 5] = [
         (
             "serve",
             [
@@ -74,6 +74,14 @@ pub fn exit_code_table() -> String {
                 "the daemon answered 2xx",
                 "it answered an error status",
                 "could not reach it, or the reply does not verify",
+            ],
+        ),
+        (
+            "import",
+            [
+                "converted (the report on stderr lists what to finish by hand)",
+                "—",
+                "could not run: the input cannot be read or fetched, or is not the API's answer",
             ],
         ),
     ];

@@ -157,8 +157,13 @@ fn describe_candidate(set: &RuleSet, c: &Candidate) -> String {
         .item_text(c.item)
         .map(|t| format!(" {t:?}"))
         .unwrap_or_default();
+    let name = rule
+        .name
+        .as_deref()
+        .map(|n| format!(" \"{n}\""))
+        .unwrap_or_default();
     format!(
-        "{} ({}), priority {}, {}{item}",
+        "{}{name} ({}), priority {}, {}{item}",
         rule.id,
         rule.origin,
         rule.priority,
@@ -233,6 +238,17 @@ fn human(
     if answer.clipped {
         out.push_str("note:     the reply text was cut to WeChat's 2047 bytes\n");
     }
+    if let Some((rule, _)) = &answer.winner
+        && let crate::ruleset::RuleReply::Transfer {
+            offline: Some(offline),
+            ..
+        } = &rule.reply
+    {
+        out.push_str(&format!(
+            "offline:  when the agent is offline (serve knows from WeChat's list of agents online), a {} reply instead\n",
+            offline.kind()
+        ));
+    }
     if let Some(u) = forward {
         let failed = if message.event().is_some() {
             "success"
@@ -253,6 +269,18 @@ fn human(
         Action::Forward(_) => "upstream",
     };
     out.push_str(&format!("reply ({kind}):\n{reply_xml}"));
+    if !answer.more.is_empty() {
+        out.push_str(&format!(
+            "\nthen, through WeChat's customer-service message API ({} more):\n",
+            answer.more.len()
+        ));
+        for r in &answer.more {
+            let json = crate::wechat_api::custom_message(&message.from_user, r)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            out.push_str(&format!("  {json}\n"));
+        }
+    }
     out
 }
 

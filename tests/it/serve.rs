@@ -77,11 +77,12 @@ fn url_check_echoes_only_a_signed_echostr() {
 
 #[test]
 fn the_seed_keyword_gets_the_shipped_text_reply() {
-    let d = shipped_server();
+    // Read before the server starts: its clock starts at the second it starts.
     let before = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    let d = shipped_server();
     let r = shipped_post(&d, &text_message("流量"));
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.headers["content-type"].starts_with("application/xml"));

@@ -24,9 +24,10 @@ pub fn autoreply_sample() -> String {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Tokens handed out, in order; the last is the valid one unless `expired`.
+    /// Tokens handed out, in order; all valid unless `expired`.
     tokens: Vec<String>,
-    expired: bool,
+    /// Tokens that have expired.
+    expired: Vec<String>,
     /// `expires_in` of the next token.
     expires_in: u64,
     /// Customer-service messages received.
@@ -114,9 +115,9 @@ impl FakeWechat {
         self.with(|s| s.tokens.len())
     }
 
-    /// The current token stops working (the next call with it gets 42001).
+    /// Every token handed out so far stops working (a call with one gets 42001).
     pub fn expire_token(&self) {
-        self.with(|s| s.expired = true);
+        self.with(|s| s.expired = s.tokens.clone());
     }
 
     /// Every customer-service message received.
@@ -216,14 +217,14 @@ async fn answer(
         }
         let token = format!("FAKE-TOKEN-{}", s.tokens.len() + 1);
         s.tokens.push(token.clone());
-        s.expired = false;
         return json_response(json!({ "access_token": token, "expires_in": s.expires_in }));
     }
-    // Every other endpoint needs the current token.
-    if s.tokens.last() != Some(&token) {
+    // Every other endpoint needs a token it handed out (stable_token does not invalidate the
+    // earlier ones), until `expire_token`.
+    if !s.tokens.contains(&token) {
         return error(40001, "invalid credential");
     }
-    if s.expired {
+    if s.expired.contains(&token) {
         return error(42001, "access_token expired");
     }
     match (method, path.as_str()) {

@@ -276,3 +276,27 @@ fn neither_the_secret_nor_a_token_is_logged() {
     assert!(!log.contains("FAKE-TOKEN"), "{log}");
     assert!(!log.contains("access_token="), "{log}");
 }
+
+#[test]
+fn replicas_share_one_token_through_redis() {
+    let Some(redis) = crate::redis::Redis::start() else {
+        return;
+    };
+    let fake = FakeWechat::start();
+    let shared = format!("{}redis_url = \"{}\"\n", fake.config(), redis.url());
+    // Only reply.all: no agents are fetched in the background, so the first message is the
+    // first call.
+    let pack = RULES
+        .split("[[rule]]\nid = \"agent\"")
+        .next()
+        .expect("the first rule");
+    let (pa, pb) = (Project::new(&shared), Project::new(&shared));
+    pa.rule_file("a.toml", pack);
+    pb.rule_file("a.toml", pack);
+    let (a, b) = (pa.serve(), pb.serve());
+    a.post(&text_message("礼包"));
+    fake.wait_for_sent(2);
+    b.post(&text_message("礼包"));
+    fake.wait_for_sent(4);
+    assert_eq!(fake.token_fetches(), 1, "B used the token A fetched");
+}
