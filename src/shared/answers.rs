@@ -47,19 +47,8 @@ impl Shared {
     {
         let key = self.answer_key(digest);
         let ttl = window.as_millis() as u64;
-        let claimed: Option<Option<String>> = self
-            .call(Op::Claim, async |c| {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(PENDING)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl)
-                    .query_async(c)
-                    .await
-            })
-            .await;
-        if let Some(None) = claimed {
+        let claimed = self.set_nx(&key, PENDING, window).await;
+        if let Some(false) = claimed {
             // Taken: answered by, or being answered on, another replica (or this one, before
             // a restart).
             if let Some(answered) = self.wait_for(&key, wait).await {
@@ -95,26 +84,31 @@ impl Shared {
         answered: Answered,
     ) -> (Answered, Delivery) {
         let key = self.answer_key(digest);
-        let value = encode(&answered);
-        let ttl = window.as_millis() as u64;
-        let stored: Option<Option<String>> = self
-            .call(Op::Claim, async |c| {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(&value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl)
-                    .query_async(c)
-                    .await
-            })
-            .await;
-        if let Some(None) = stored
+        let stored = self.set_nx(&key, &encode(&answered), window).await;
+        if let Some(false) = stored
             && let Some(theirs) = self.wait_for(&key, OFFER_WAIT).await
         {
             return (theirs, Delivery::Retry);
         }
         (answered, Delivery::First)
+    }
+
+    /// `SET key value NX PX ttl`: `Some(true)` when stored, `Some(false)` when the key was
+    /// there, `None` when Redis cannot say.
+    async fn set_nx(&self, key: &[u8], value: &[u8], ttl: Duration) -> Option<bool> {
+        let stored: Option<Option<String>> = self
+            .call(Op::Claim, async |c| {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64)
+                    .query_async(c)
+                    .await
+            })
+            .await;
+        stored.map(|s| s.is_some())
     }
 
     fn answer_key(&self, digest: &[u8; 20]) -> Vec<u8> {

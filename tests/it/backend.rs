@@ -4,18 +4,16 @@
 //! is told (a reply, `success`, an error status, garbage, slowly, …). It records every request
 //! it gets.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use replyd::protocol::crypto::Cipher;
 use replyd::protocol::signature;
 
+use crate::http_server::HttpServer;
 use crate::util::TOKEN;
 
 /// How the backend answers.
@@ -63,8 +61,7 @@ struct Shared {
 pub struct Backend {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: HttpServer,
 }
 
 #[allow(dead_code)]
@@ -73,45 +70,16 @@ impl Backend {
     pub fn start(behaviour: Behaviour, cipher: Option<Cipher>) -> Backend {
         let shared = Arc::new(Shared::default());
         *shared.behaviour.lock().unwrap() = Some(behaviour);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let cipher = Arc::new(cipher);
         let state = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let (stream, _) = tokio::select! {
-                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-                        _ = &mut stopped => return,
-                    };
-                    let state = state.clone();
-                    let cipher = cipher.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let state = state.clone();
-                            let cipher = cipher.clone();
-                            async move { Ok::<_, Infallible>(answer(&state, &cipher, req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+        let server = HttpServer::start(move |req| {
+            let (state, cipher) = (state.clone(), cipher.clone());
+            async move { answer(&state, &cipher, req).await }
         });
         Backend {
-            addr,
+            addr: server.addr,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -139,17 +107,6 @@ impl Backend {
                 return seen;
             }
             std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

@@ -6,6 +6,7 @@ mod backend;
 mod cli;
 mod examples;
 mod hostile;
+mod http_server;
 mod operate;
 mod properties;
 mod redis;

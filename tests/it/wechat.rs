@@ -3,15 +3,14 @@
 //! and `get_current_autoreply_info`, their error answers included, and records what it was
 //! sent.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+use crate::http_server::HttpServer;
 
 pub const APP_ID: &str = "wxfake00000000001";
 pub const APP_SECRET: &str = "fake-app-secret-0123456789";
@@ -44,8 +43,7 @@ struct State {
 pub struct FakeWechat {
     pub addr: std::net::SocketAddr,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: HttpServer,
 }
 
 impl FakeWechat {
@@ -55,41 +53,15 @@ impl FakeWechat {
             online: Some(Vec::new()),
             ..State::default()
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let (stream, _) = tokio::select! {
-                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-                        _ = &mut stopped => return,
-                    };
-                    let state = shared.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let state = state.clone();
-                            async move { Ok::<_, Infallible>(answer(&state, req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+        let server = HttpServer::start(move |req| {
+            let state = shared.clone();
+            async move { answer(&state, req).await }
         });
         FakeWechat {
-            addr,
+            addr: server.addr,
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -158,17 +130,6 @@ pub fn wait(done: impl Fn() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting");
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-impl Drop for FakeWechat {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
