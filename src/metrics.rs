@@ -77,8 +77,43 @@ impl Metrics {
     /// Never in practice: registering fixed, distinct names in a fresh registry cannot fail.
     pub fn new() -> Metrics {
         let registry = Registry::new();
+        Metrics::process(&registry);
+        Metrics::in_registry(registry, None)
+    }
+
+    /// One account's metrics each, in one registry (`/metrics` shows them all): every series
+    /// carries the label `account`.
+    pub fn for_accounts(names: &[&str]) -> Vec<Metrics> {
+        let registry = Registry::new();
+        Metrics::process(&registry);
+        names
+            .iter()
+            .map(|name| Metrics::in_registry(registry.clone(), Some(name)))
+            .collect()
+    }
+
+    /// Resident memory, CPU and open files of the process, as operators expect.
+    fn process(registry: &Registry) {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = registry.register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ));
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = registry;
+    }
+
+    fn in_registry(registry: Registry, account: Option<&str>) -> Metrics {
+        let opts = |name: &str, help: &str| {
+            let o = Opts::new(name, help);
+            match account {
+                Some(a) => o.const_label("account", a),
+                None => o,
+            }
+        };
         let counter_vec_of = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            let c = IntCounterVec::new(opts(name, help), labels).expect("valid metric");
             registry
                 .register(Box::new(c.clone()))
                 .expect("unique metric");
@@ -87,25 +122,25 @@ impl Metrics {
         let counter_vec =
             |name: &str, help: &str, label: &str| counter_vec_of(name, help, &[label]);
         let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
+            let g = IntGauge::with_opts(opts(name, help)).expect("valid metric");
             registry
                 .register(Box::new(g.clone()))
                 .expect("unique metric");
             g
         };
-        let retries = IntCounter::new(
+        let retries = IntCounter::with_opts(opts(
             "replyd_retries_total",
             "Retried deliveries answered from the retry cache",
-        )
+        ))
         .expect("valid metric");
         registry
             .register(Box::new(retries.clone()))
             .expect("unique metric");
         let latency = Histogram::with_opts(
-            HistogramOpts::new(
+            HistogramOpts::from(opts(
                 "replyd_request_duration_seconds",
                 "Time to answer a webhook request",
-            )
+            ))
             .buckets(vec![
                 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
                 0.1, 0.25, 1.0,
@@ -116,10 +151,10 @@ impl Metrics {
             .register(Box::new(latency.clone()))
             .expect("unique metric");
         let upstream_latency = HistogramVec::new(
-            HistogramOpts::new(
+            HistogramOpts::from(opts(
                 "replyd_upstream_duration_seconds",
                 "Time an upstream took to answer a forwarded message",
-            )
+            ))
             .buckets(vec![
                 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
@@ -139,13 +174,6 @@ impl Metrics {
             "Event copies sent to an upstream, by upstream and outcome",
             &["upstream", "outcome"],
         );
-        #[cfg(target_os = "linux")]
-        {
-            // Resident memory, CPU and open files of the process, as operators expect.
-            let _ = registry.register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ));
-        }
         let m = Metrics {
             messages: counter_vec(
                 "replyd_messages_total",

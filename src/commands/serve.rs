@@ -14,7 +14,7 @@ use crate::diag::Severity;
 use crate::load;
 use crate::metrics::Metrics;
 use crate::reload::Reloader;
-use crate::server::{self, State};
+use crate::server::{self, Site, State};
 use crate::state::Rules;
 
 /// Runs the daemon.
@@ -29,7 +29,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
         rules: args.rules,
     };
     let config = Config::resolve(&overrides, |k| std::env::var(k).ok())?;
-    let token = config.token()?.clone();
+    // One account, or each of the [[account]]s.
+    let accounts: Vec<&Config> = if config.accounts.is_empty() {
+        vec![&config]
+    } else {
+        config.accounts.iter().collect()
+    };
+    let mut tokens = Vec::new();
+    for a in &accounts {
+        let token = a.token().map_err(|e| match &a.account {
+            Some(name) => anyhow::Error::new(e).context(format!("account `{name}`")),
+            None => anyhow::Error::new(e),
+        })?;
+        tokens.push(token.clone());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,72 +58,32 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     if let Some(file) = &config.file {
         info!(config = %file.display(), "configuration read");
     }
-    // Absolute, so that logs, /healthz and the watcher all name the same directory.
-    let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
-    let declared = config.declared();
-    let loaded =
-        load::load_paths(std::slice::from_ref(&dir), &declared).context("cannot load the rules")?;
-    loaded.log_diagnostics();
-    let Some(ruleset) = loaded.ruleset else {
-        let errors = loaded
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity() == Severity::Error)
-            .count();
-        error!(
-            rules = %config.rules.display(),
-            "refusing to start: the rules have {errors} error{}; `replyd lint {}` shows them in detail",
-            if errors == 1 { "" } else { "s" },
-            config.rules.display()
-        );
-        return Ok(Exit::Problems);
+    let metrics: Vec<Arc<Metrics>> = if config.accounts.is_empty() {
+        vec![Arc::new(Metrics::new())]
+    } else {
+        Metrics::for_accounts(&config.account_names())
+            .into_iter()
+            .map(Arc::new)
+            .collect()
     };
-    for f in ruleset.files() {
-        info!(file = %f.path.display(), rules = f.rules, tests = f.tests, "rule file loaded");
+    let mut states: Vec<Arc<State>> = Vec::new();
+    let mut served = Vec::new();
+    for ((account, token), metrics) in accounts.iter().zip(tokens).zip(metrics) {
+        let redis = states.first().and_then(|s| s.shared.as_deref());
+        let Some((state, rules)) = prepare(account, token, metrics, redis)? else {
+            return Ok(Exit::Problems);
+        };
+        states.push(state);
+        served.push(rules);
     }
-    info!(
-        rules = ruleset.rules().len(),
-        enabled = ruleset.enabled_count(),
-        files = ruleset.files().len(),
-        tests = ruleset.tests().len(),
-        dir = %config.rules.display(),
-        "loaded {} rules from {} files",
-        ruleset.rules().len(),
-        ruleset.files().len()
-    );
-    let commit = crate::git::head_commit(&dir);
-    let metrics = Arc::new(Metrics::new());
-    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_declared(declared));
-    for u in &config.forwarding.upstreams {
-        info!(
-            upstream = %u.name,
-            url = %u.url,
-            timeout_ms = u.timeout.as_millis() as u64,
-            "upstream configured"
-        );
-    }
-    let state = Arc::new(State::new(
-        &config,
-        token,
-        rules.clone(),
-        metrics,
-        Clock::system(),
-    ));
-    if config.keys.is_some() {
-        info!(
-            require_encryption = config.require_encryption,
-            "safe and compatible mode are on{}",
-            if config.require_encryption {
-                "; plaintext messages are refused"
-            } else {
-                ""
-            }
-        );
-    }
+    let site = Arc::new(Site::new(states));
 
     runtime.block_on(async move {
-        let reloader = Arc::new(Reloader::start(rules, config.reload_settle));
-        hangups.reload_with(reloader.clone());
+        let reloaders: Vec<Arc<Reloader>> = served
+            .into_iter()
+            .map(|rules| Arc::new(Reloader::start(rules, config.reload_settle)))
+            .collect();
+        hangups.reload_with(reloaders.clone());
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -128,19 +101,105 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
             }
             None => None,
         };
-        info!("listening on http://{addr}{}", config.path);
+        for state in site.accounts() {
+            info!(
+                account = state.account.as_deref(),
+                "listening on http://{addr}{}", state.path
+            );
+        }
         server::serve(
-            state,
+            site,
             listener,
             admin,
             shutdown_signal(),
             server::Limits::of(&config),
         )
         .await;
-        drop(reloader);
+        drop(reloaders);
         info!("stopped");
         Ok(Exit::Success)
     })
+}
+
+/// Loads one account's rules (refusing on any error: `None`) and builds what serves it.
+fn prepare(
+    config: &Config,
+    token: crate::config::Secret,
+    metrics: Arc<Metrics>,
+    redis: Option<&crate::shared::Shared>,
+) -> anyhow::Result<Option<(Arc<State>, Arc<Rules>)>> {
+    let account = config.account.as_deref();
+    // Absolute, so that logs, /healthz and the watcher all name the same directory.
+    let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
+    let declared = config.declared();
+    let loaded = load::load_paths(std::slice::from_ref(&dir), &declared).with_context(|| {
+        match account {
+            Some(name) => format!("cannot load the rules of account `{name}`"),
+            None => "cannot load the rules".to_owned(),
+        }
+    })?;
+    loaded.log_diagnostics();
+    let Some(ruleset) = loaded.ruleset else {
+        let errors = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .count();
+        error!(
+            account,
+            rules = %config.rules.display(),
+            "refusing to start: the rules have {errors} error{}; `replyd lint {}` shows them in detail",
+            if errors == 1 { "" } else { "s" },
+            config.rules.display()
+        );
+        return Ok(None);
+    };
+    for f in ruleset.files() {
+        info!(account, file = %f.path.display(), rules = f.rules, tests = f.tests, "rule file loaded");
+    }
+    info!(
+        account,
+        rules = ruleset.rules().len(),
+        enabled = ruleset.enabled_count(),
+        files = ruleset.files().len(),
+        tests = ruleset.tests().len(),
+        dir = %config.rules.display(),
+        "loaded {} rules from {} files",
+        ruleset.rules().len(),
+        ruleset.files().len()
+    );
+    let commit = crate::git::head_commit(&dir);
+    let rules = Arc::new(Rules::new(dir, ruleset, commit, metrics.clone()).with_declared(declared));
+    for u in &config.forwarding.upstreams {
+        info!(
+            account,
+            upstream = %u.name,
+            url = %u.url,
+            timeout_ms = u.timeout.as_millis() as u64,
+            "upstream configured"
+        );
+    }
+    let state = Arc::new(State::sharing(
+        config,
+        token,
+        rules.clone(),
+        metrics,
+        Clock::system(),
+        redis,
+    ));
+    if config.keys.is_some() {
+        info!(
+            account,
+            require_encryption = config.require_encryption,
+            "safe and compatible mode are on{}",
+            if config.require_encryption {
+                "; plaintext messages are refused"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(Some((state, rules)))
 }
 
 /// SIGHUP, listened for from start-up on.
@@ -164,19 +223,22 @@ impl Hangups {
         Hangups {}
     }
 
-    /// Each SIGHUP (including one received before this call) reloads the rules now.
-    fn reload_with(self, reloader: Arc<Reloader>) {
+    /// Each SIGHUP (including one received before this call) reloads every account's rules
+    /// now.
+    fn reload_with(self, reloaders: Vec<Arc<Reloader>>) {
         #[cfg(unix)]
         if let Some(mut hup) = self.signal {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
                     info!("SIGHUP received, reloading the rules");
-                    reloader.trigger();
+                    for r in &reloaders {
+                        r.trigger();
+                    }
                 }
             });
         }
         #[cfg(not(unix))]
-        drop(reloader);
+        drop(reloaders);
     }
 }
 

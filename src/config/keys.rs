@@ -104,6 +104,18 @@ pub const KEYS: &[Key] = &[
         "refuse requests whose signed timestamp is further than this from now (403); off when unset"),
 ];
 
+/// The settings of one account: with `[[account]]` tables they are written in each account,
+/// never at the top (the others are the daemon's, written at the top).
+pub const ACCOUNT_KEYS: [&str; 7] = [
+    "path",
+    "token",
+    "app_id",
+    "encoding_aes_key",
+    "previous_encoding_aes_key",
+    "app_secret",
+    "rules",
+];
+
 /// The setting of this name.
 pub fn by_name(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 
 use super::ConfigError;
-use super::keys::{KEYS, Key, Kind, by_name};
+use super::keys::{ACCOUNT_KEYS, KEYS, Key, Kind, by_name};
 use crate::diag::SourceFile;
 
 /// Where a value came from.
@@ -90,6 +90,9 @@ pub struct Layers<'a> {
     pub file_path: Option<PathBuf>,
     /// Its text, for the tables read elsewhere (`upstreams.rs`).
     pub file_source: Option<SourceFile>,
+    /// For an `[[account]]`: its own values of the account's keys, which replace every other
+    /// layer for those keys.
+    account: Option<Vec<Value>>,
 }
 
 impl<'a> Layers<'a> {
@@ -113,7 +116,32 @@ impl<'a> Layers<'a> {
             file,
             file_path,
             file_source,
+            account: None,
         })
+    }
+
+    /// The layers of one `[[account]]`: its `values` for the account's keys, these layers for
+    /// the daemon's.
+    pub fn for_account(&self, values: Vec<Value>) -> Layers<'a> {
+        Layers {
+            flags: self.flags.clone(),
+            env: self.env,
+            file: self.file.clone(),
+            file_path: self.file_path.clone(),
+            file_source: self.file_source.clone(),
+            account: Some(values),
+        }
+    }
+
+    /// Where an account's key is set at the top (the file or the environment), if it is.
+    pub fn top_level(&self, name: &str) -> Option<Value> {
+        let key = by_name(name)?;
+        let env = (self.env)(key.env).filter(|v| !v.is_empty()).map(|text| Value {
+            key,
+            text,
+            source: Source::Env(key.env),
+        });
+        env.or_else(|| self.file.iter().find(|v| v.key.name == name).cloned())
     }
 
     /// The value of a setting from the highest layer that has it, or its default. This is the
@@ -121,6 +149,16 @@ impl<'a> Layers<'a> {
     /// variable counts as unset.
     pub fn get(&self, name: &str) -> Option<Value> {
         let key = by_name(name)?;
+        if let Some(values) = &self.account
+            && ACCOUNT_KEYS.contains(&name)
+        {
+            let default = key.default.map(|d| Value {
+                key,
+                text: d.to_owned(),
+                source: Source::Default,
+            });
+            return values.iter().find(|v| v.key.name == name).cloned().or(default);
+        }
         let flag = self
             .flags
             .iter()
@@ -175,12 +213,13 @@ fn read_file(path: &Path) -> Result<(Vec<Value>, SourceFile), ConfigError> {
     let mut values = Vec::new();
     for (name, value) in table.get_ref() {
         let name_text: &str = name.get_ref();
-        if super::upstreams::TABLES.contains(&name_text) {
+        if super::upstreams::TABLES.contains(&name_text) || name_text == "account" {
             continue;
         }
         let Some(key) = by_name(name_text) else {
             let mut names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
             names.extend(super::upstreams::TABLES);
+            names.push("account");
             let help = match crate::diag::did_you_mean(name_text, &names) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "the keys are listed in README.md, Configuration".to_owned(),
@@ -190,26 +229,115 @@ fn read_file(path: &Path) -> Result<(Vec<Value>, SourceFile), ConfigError> {
                 message: format!("unknown key `{name_text}`; {help}"),
             });
         };
-        let text = match (key.kind, value.get_ref()) {
-            (Kind::Text, DeValue::String(s)) => Some(s.to_string()),
-            (Kind::Integer, DeValue::Integer(i)) if i.radix() == 10 => Some(i.as_str().to_owned()),
-            (Kind::Boolean, DeValue::Boolean(b)) => Some(b.to_string()),
-            _ => None,
-        };
-        let source = Source::File(position(value.span().start));
-        let Some(text) = text else {
-            let what = match key.kind {
-                Kind::Text => "a string (in quotes)",
-                Kind::Integer => "a whole number (without quotes)",
-                Kind::Boolean => "true or false (without quotes)",
-            };
-            return Err(ConfigError::Value {
-                origin: source.to_string(),
-                key: key.name,
-                expected: what.to_owned(),
-            });
-        };
-        values.push(Value { key, text, source });
+        values.push(value_of(key, value.get_ref(), position(value.span().start))?);
     }
     Ok((values, src))
+}
+
+/// A file's value of `key`, checked against its TOML type.
+fn value_of(key: &'static Key, value: &DeValue<'_>, at: String) -> Result<Value, ConfigError> {
+    let text = match (key.kind, value) {
+        (Kind::Text, DeValue::String(s)) => Some(s.to_string()),
+        (Kind::Integer, DeValue::Integer(i)) if i.radix() == 10 => Some(i.as_str().to_owned()),
+        (Kind::Boolean, DeValue::Boolean(b)) => Some(b.to_string()),
+        _ => None,
+    };
+    let source = Source::File(at);
+    let Some(text) = text else {
+        let what = match key.kind {
+            Kind::Text => "a string (in quotes)",
+            Kind::Integer => "a whole number (without quotes)",
+            Kind::Boolean => "true or false (without quotes)",
+        };
+        return Err(ConfigError::Value {
+            origin: source.to_string(),
+            key: key.name,
+            expected: what.to_owned(),
+        });
+    };
+    Ok(Value { key, text, source })
+}
+
+/// One `[[account]]` as written: its name, where its table starts, and its values of the
+/// account's keys (its `upstream` and `fall_through` are read by `upstreams.rs`).
+#[derive(Debug, Clone)]
+pub struct AccountTable {
+    /// `name`.
+    pub name: String,
+    /// `file:line:col` of the table.
+    pub at: String,
+    /// The account's settings.
+    pub values: Vec<Value>,
+}
+
+/// The `[[account]]` tables of the config file, in order; an unknown key, a daemon key in an
+/// account, or a missing or malformed `name` is an error at its place.
+pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
+    let position = |offset: usize| {
+        let (line, col) = src.line_col(offset);
+        format!("{}:{line}:{col}", src.path().display())
+    };
+    let invalid = |offset: usize, message: String| ConfigError::Invalid {
+        position: position(offset),
+        message,
+    };
+    let table = DeTable::parse(src.text()).map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().trim().to_owned()))?;
+    let Some(list) = table.get_ref().get("account") else {
+        return Ok(Vec::new());
+    };
+    let DeValue::Array(items) = list.get_ref() else {
+        return Err(invalid(
+            list.span().start,
+            "`account` is a list of tables: write each as [[account]]".to_owned(),
+        ));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let DeValue::Table(t) = item.get_ref() else {
+            return Err(invalid(item.span().start, "write each account as [[account]]".to_owned()));
+        };
+        let mut name = None;
+        let mut values = Vec::new();
+        for (k, v) in t {
+            let k_text: &str = k.get_ref();
+            if k_text == "name" {
+                let ok = match v.get_ref() {
+                    DeValue::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(s.to_string()),
+                    _ => None,
+                };
+                name = Some(ok.ok_or_else(|| invalid(v.span().start, "an account's `name` is letters, digits, `_` and `-` (for example \"shop\")".to_owned()))?);
+                continue;
+            }
+            if super::upstreams::TABLES.contains(&k_text) {
+                continue;
+            }
+            match by_name(k_text) {
+                Some(key) if ACCOUNT_KEYS.contains(&k_text) => {
+                    values.push(value_of(key, v.get_ref(), position(v.span().start))?);
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        k.span().start,
+                        format!("`{k_text}` is the daemon's setting, shared by every account: write it at the top of the file, before the first [[account]]"),
+                    ));
+                }
+                None => {
+                    let mut names: Vec<&str> = ACCOUNT_KEYS.to_vec();
+                    names.extend(["name", "upstream", "fall_through"]);
+                    let help = match crate::diag::did_you_mean(k_text, &names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("an account's keys are name, {}, upstream and fall_through", ACCOUNT_KEYS.join(", ")),
+                    };
+                    return Err(invalid(k.span().start, format!("unknown key `{k_text}` in [[account]]; {help}")));
+                }
+            }
+        }
+        let name = name.ok_or_else(|| invalid(item.span().start, "an [[account]] needs a `name` (letters, digits, `_` and `-`): it names the account in metrics, /healthz and --account".to_owned()))?;
+        out.push(AccountTable {
+            name,
+            at: position(item.span().start),
+            values,
+        });
+    }
+    Ok(out)
 }

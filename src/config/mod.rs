@@ -10,6 +10,7 @@
 //! means `/etc/replyd/rules`; from a flag or the environment it is relative to the working
 //! directory, like any path on a command line.
 
+mod accounts;
 pub mod keys;
 mod layers;
 pub mod upstreams;
@@ -76,6 +77,11 @@ pub struct Config {
     pub forwarding: Forwarding,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// The account's name, for one of `accounts`.
+    pub account: Option<String>,
+    /// With `[[account]]` tables: each account's configuration (the daemon's settings the
+    /// same in each); the fields of this one are then the first account's. Empty otherwise.
+    pub accounts: Vec<Config>,
 }
 
 /// What WeChat's API client needs.
@@ -162,6 +168,29 @@ pub enum ConfigError {
         /// What is allowed.
         expected: String,
     },
+    /// An account's setting is wrong.
+    #[error("account `{account}`")]
+    InAccount {
+        /// The account's name.
+        account: String,
+        /// What is wrong.
+        #[source]
+        error: Box<ConfigError>,
+    },
+    /// `--account` names no `[[account]]`.
+    #[error("no [[account]] is named `{name}`; {help}")]
+    UnknownAccount {
+        /// The name given.
+        name: String,
+        /// Did you mean, or the names.
+        help: String,
+    },
+    /// `--account` with a config that has no `[[account]]`.
+    #[error("--account {0}: the config has no [[account]] tables (drop --account)")]
+    NoAccounts(String),
+    /// Several accounts and no `--account`.
+    #[error("the config serves several accounts ({0}): say which with --account NAME")]
+    WhichAccount(String),
     /// Settings that do not go together.
     #[error("{origin}: {message}")]
     Conflict {
@@ -195,6 +224,25 @@ impl Config {
             flags.push(("rules", r.display().to_string()));
         }
         let layers = Layers::new(flags, &env, file_path)?;
+        let tables = match &layers.file_source {
+            Some(src) => layers::accounts(src)?,
+            None => Vec::new(),
+        };
+        if !tables.is_empty() {
+            return accounts::resolve(&layers, tables);
+        }
+        Config::from_layers(&layers, |api| match &layers.file_source {
+            Some(file) => upstreams::read(file, api),
+            None => Ok(Forwarding::default()),
+        })
+    }
+
+    /// The configuration the layers give (one account's, or the only one), with the
+    /// upstreams `forwarding` reads (given whether the API is configured).
+    fn from_layers(
+        layers: &Layers<'_>,
+        forwarding: impl FnOnce(bool) -> Result<Forwarding, ConfigError>,
+    ) -> Result<Config, ConfigError> {
         let get = |name: &str| layers.get(name);
         let required = |name: &str| get(name).expect("every key with a default has a value");
 
@@ -364,10 +412,7 @@ impl Config {
             }
         };
 
-        let forwarding = match &layers.file_source {
-            Some(file) => upstreams::read(file, api.is_some())?,
-            None => Forwarding::default(),
-        };
+        let forwarding = forwarding(api.is_some())?;
 
         Ok(Config {
             api,
@@ -391,7 +436,9 @@ impl Config {
             send_timeout,
             max_connections,
             max_clock_skew,
-            file: layers.file_path,
+            file: layers.file_path.clone(),
+            account: None,
+            accounts: Vec::new(),
         })
     }
 

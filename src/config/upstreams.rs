@@ -15,7 +15,8 @@ use crate::diag::SourceFile;
 use crate::protocol::EventKind;
 use crate::protocol::vocab::MAX_TEXT_BYTES;
 
-/// The top-level keys this module reads; `layers.rs` leaves them to it.
+/// The top-level keys this module reads (and the keys of an `[[account]]` it reads);
+/// `layers.rs` leaves them to it.
 pub const TABLES: [&str; 2] = ["upstream", "fall_through"];
 
 /// The default and the most an upstream may take: WeChat gives up on a request at 5 s, and
@@ -115,7 +116,14 @@ impl Forwarding {
 struct Tables {
     #[serde(default)]
     upstream: Vec<Spanned<RawUpstream>>,
-    fall_through: Option<RawFallThrough>,
+    fall_through: Option<Spanned<RawFallThrough>>,
+}
+
+/// The `[[account]]` tables, for their own `upstream` and `fall_through`.
+#[derive(Deserialize)]
+struct Accounts {
+    #[serde(default)]
+    account: Vec<Tables>,
 }
 
 #[derive(Deserialize)]
@@ -145,6 +153,39 @@ struct RawOffline {
 /// Reads `[[upstream]]` and `[fall_through]` from the config file's text; `api`: whether
 /// WeChat's API is configured (an offline reply needs it).
 pub fn read(file: &SourceFile, api: bool) -> Result<Forwarding, ConfigError> {
+    let tables: Tables = toml::from_str(file.text()).map_err(|e| toml_error(file, &e))?;
+    build(file, tables, api)
+}
+
+/// Reads the `[[account.upstream]]` and `[account.fall_through]` of the `index`th account.
+pub fn read_account(file: &SourceFile, index: usize, api: bool) -> Result<Forwarding, ConfigError> {
+    let accounts: Accounts = toml::from_str(file.text()).map_err(|e| toml_error(file, &e))?;
+    match accounts.account.into_iter().nth(index) {
+        Some(tables) => build(file, tables, api),
+        None => Ok(Forwarding::default()),
+    }
+}
+
+/// Where the top-level `[[upstream]]` or `[fall_through]` is, if the file has one: with
+/// `[[account]]`s they belong in the accounts.
+pub fn top_level_at(file: &SourceFile) -> Option<usize> {
+    let tables: Tables = toml::from_str(file.text()).ok()?;
+    tables
+        .upstream
+        .first()
+        .map(|u| u.span().start)
+        .or_else(|| tables.fall_through.as_ref().map(|f| f.span().start))
+}
+
+fn toml_error(file: &SourceFile, e: &toml::de::Error) -> ConfigError {
+    let (line, col) = file.line_col(e.span().map_or(0, |s| s.start));
+    ConfigError::Invalid {
+        position: format!("{}:{line}:{col}", file.path().display()),
+        message: e.message().trim().to_owned(),
+    }
+}
+
+fn build(file: &SourceFile, tables: Tables, api: bool) -> Result<Forwarding, ConfigError> {
     let position = |offset: usize| {
         let (line, col) = file.line_col(offset);
         format!("{}:{line}:{col}", file.path().display())
@@ -153,12 +194,6 @@ pub fn read(file: &SourceFile, api: bool) -> Result<Forwarding, ConfigError> {
         position: position(offset),
         message,
     };
-    let tables: Tables = toml::from_str(file.text()).map_err(|e| {
-        invalid(
-            e.span().map_or(0, |s| s.start),
-            e.message().trim().to_owned(),
-        )
-    })?;
     let mut upstreams: Vec<UpstreamSpec> = Vec::new();
     for raw in tables.upstream {
         let raw = raw.into_inner();
@@ -227,7 +262,7 @@ pub fn read(file: &SourceFile, api: bool) -> Result<Forwarding, ConfigError> {
         });
     }
     let mut fall_through = FallThrough::default();
-    if let Some(raw) = tables.fall_through {
+    if let Some(raw) = tables.fall_through.map(Spanned::into_inner) {
         let names: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
         let fallback = |value: &Spanned<String>, allowed: &[&str]| {
             let text = value.get_ref().trim();

@@ -19,7 +19,7 @@ use warp::reply::Response;
 use super::connection::ClientIo;
 use super::registry::Registry;
 use super::response::Refusal;
-use super::{Limits, State, Surface, routes};
+use super::{Limits, Site, State, Surface, routes};
 use crate::metrics::Metrics;
 
 /// What one connection buffers of what its client sends (hyper's `max_buf_size`).
@@ -32,7 +32,7 @@ const CLOSE_IDLE_AT_ONCE: usize = 16;
 /// Serves the public listener (and the admin listener, if any) until `shutdown` resolves; then
 /// stops accepting, lets requests in flight finish for at most `limits.grace`, and returns.
 pub async fn serve(
-    state: Arc<State>,
+    site: Arc<Site>,
     public: TcpListener,
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
@@ -47,31 +47,19 @@ pub async fn serve(
         .map(|(listener, surface)| {
             let registry = Arc::new(Registry::default());
             registries.push(registry.clone());
-            let service = warp::service(routes(state.clone(), surface));
+            let service = warp::service(routes(site.clone(), surface));
             tokio::spawn(accept_loop(
                 listener,
                 service,
-                state.metrics.clone(),
+                site.first().metrics.clone(),
                 limits,
                 stopped.clone(),
                 registry,
             ))
         })
         .collect();
-    state.upstreams.copies.start();
-    if let Some(shared) = &state.shared {
-        shared.start();
-    }
-    if let Some(api) = &state.api {
-        state.outbox.start(api.clone());
-        // The agents online matter only while an offline reply could use them.
-        let rules = state.rules.clone();
-        let fall_through_offline = state.upstreams.fall_through.offline.is_some();
-        state
-            .agents
-            .start(api.clone(), state.metrics.clone(), move || {
-                fall_through_offline || rules.load().ruleset.has_offline()
-            });
+    for state in site.accounts() {
+        start(state);
     }
     shutdown.await;
     let _ = stop.send(true);
@@ -91,7 +79,29 @@ pub async fn serve(
         );
     }
     // Event copies queued until now are sent, within the same grace time.
-    state.upstreams.copies.drain(limits.grace).await;
+    for state in site.accounts() {
+        state.upstreams.copies.drain(limits.grace).await;
+    }
+}
+
+/// Starts an account's background tasks: event copies, the Redis connection (once for all
+/// accounts), customer-service messages and the agents online.
+fn start(state: &State) {
+    state.upstreams.copies.start();
+    if let Some(shared) = &state.shared {
+        shared.start();
+    }
+    if let Some(api) = &state.api {
+        state.outbox.start(api.clone());
+        // The agents online matter only while an offline reply could use them.
+        let rules = state.rules.clone();
+        let fall_through_offline = state.upstreams.fall_through.offline.is_some();
+        state
+            .agents
+            .start(api.clone(), state.metrics.clone(), move || {
+                fall_through_offline || rules.load().ruleset.has_offline()
+            });
+    }
 }
 
 /// A response extension: fired once the response's body has been handed to the connection (or

@@ -5,14 +5,52 @@ use std::time::{Duration, SystemTime};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::{Reply as _, Response};
 
-use super::State;
+use super::{Site, State};
 use crate::shared::Health;
 use crate::state::Outcome;
 
 /// `/healthz`: the set being served and the last reload. 200 while the files on disk are what
 /// is served; 503 when the last reload failed (replyd still answers WeChat from the last good
-/// set, but the files say something else).
-pub(super) fn healthz(state: &State) -> Response {
+/// set, but the files say something else). With several accounts: each under `accounts`, and
+/// 200 only while every one serves what its files say.
+pub(super) fn healthz(site: &Site) -> Response {
+    let (status, body) = match site.accounts() {
+        [one] if one.account.is_none() => account(one),
+        accounts => {
+            let mut failing = false;
+            let list: Vec<serde_json::Value> = accounts
+                .iter()
+                .map(|a| {
+                    let (status, mut v) = account(a);
+                    failing |= status != StatusCode::OK;
+                    v["name"] = a.account.as_deref().unwrap_or_default().into();
+                    v
+                })
+                .collect();
+            let redis = list
+                .first()
+                .map(|a| a["redis"].clone())
+                .unwrap_or_default();
+            let body = serde_json::json!({
+                "status": if failing { "reload_failed" } else { "ok" },
+                "redis": redis,
+                "accounts": list,
+            });
+            let status = if failing {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            (status, body)
+        }
+    };
+    let mut r = warp::reply::json(&body).into_response();
+    *r.status_mut() = status;
+    r
+}
+
+/// One account's health.
+fn account(state: &State) -> (StatusCode, serde_json::Value) {
     let served = state.rules.load();
     let status = state.rules.status();
     let time = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
@@ -73,13 +111,12 @@ pub(super) fn healthz(state: &State) -> Response {
             })
         }).collect::<Vec<_>>(),
     });
-    let mut r = warp::reply::json(&body).into_response();
-    *r.status_mut() = if status.is_failing() {
+    let code = if status.is_failing() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    r
+    (code, body)
 }
 
 /// `/metrics`: the Prometheus text format.

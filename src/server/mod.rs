@@ -86,6 +86,8 @@ pub struct State {
     pub upstreams: Upstreams,
     /// What replicas share through Redis (`redis_url`), if configured.
     pub shared: Option<Arc<Shared>>,
+    /// The account's name, with `[[account]]` tables.
+    pub account: Option<Arc<str>>,
     /// WeChat's API (`app_secret`), if configured.
     pub api: Option<Arc<Api>>,
     /// The agents online, as last fetched (nothing is known without the API).
@@ -103,17 +105,27 @@ impl State {
         metrics: Arc<Metrics>,
         clock: Clock,
     ) -> State {
+        State::sharing(config, token, rules, metrics, clock, None)
+    }
+
+    /// The same, for one of several accounts: with `redis_url`, over the Redis connection of
+    /// `redis` (another account's store) when given, so the daemon keeps one connection.
+    pub fn sharing(
+        config: &Config,
+        token: Secret,
+        rules: Arc<Rules>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        redis: Option<&Shared>,
+    ) -> State {
         let upstreams = Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
-        let shared = config.redis_url.as_ref().and_then(|url| {
+        let account = config.account.as_deref().unwrap_or(shared::DEFAULT_ACCOUNT);
+        let shared = config.redis_url.as_ref().and_then(|url| match redis {
+            Some(other) => Some(Arc::new(other.sibling(account))),
             // The config checked the URL: this cannot fail.
-            Shared::new(
-                url.expose(),
-                shared::DEFAULT_ACCOUNT,
-                metrics.clone(),
-                clock.clone(),
-            )
-            .ok()
-            .map(Arc::new)
+            None => Shared::new(url.expose(), account, metrics.clone(), clock.clone())
+                .ok()
+                .map(Arc::new),
         });
         let api = config.api.clone().map(|c| {
             Arc::new(Api::new(
@@ -125,6 +137,7 @@ impl State {
             ))
         });
         State {
+            account: config.account.as_deref().map(Arc::from),
             api,
             agents: Arc::default(),
             outbox: Outbox::new(metrics.clone()),
@@ -148,6 +161,45 @@ impl State {
     }
 }
 
+/// What a daemon serves: one account, or several, each on its own path (`[[account]]`).
+/// Nothing is shared between them but the listeners, the metrics registry and the Redis
+/// connection.
+#[derive(Debug)]
+pub struct Site {
+    accounts: Vec<Arc<State>>,
+}
+
+impl Site {
+    /// The only account.
+    pub fn one(state: Arc<State>) -> Site {
+        Site {
+            accounts: vec![state],
+        }
+    }
+
+    /// Several accounts (at least one; their paths differ, as the config checks).
+    pub fn new(accounts: Vec<Arc<State>>) -> Site {
+        assert!(!accounts.is_empty(), "a site serves at least one account");
+        Site { accounts }
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> &[Arc<State>] {
+        &self.accounts
+    }
+
+    /// The first account: the daemon's settings (admin listener, limits) are the same in
+    /// each, and its metrics count what belongs to no account (a 404).
+    pub fn first(&self) -> &State {
+        &self.accounts[0]
+    }
+
+    /// The account served on `path`.
+    fn on_path(&self, path: &str) -> Option<&State> {
+        self.accounts.iter().find(|s| s.path == path).map(|s| &**s)
+    }
+}
+
 /// Which listener a set of routes serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -159,11 +211,11 @@ pub enum Surface {
 
 /// The HTTP service of one listener as a warp filter.
 pub fn routes(
-    state: Arc<State>,
+    site: Arc<Site>,
     surface: Surface,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::any()
-        .map(move || state.clone())
+        .map(move || site.clone())
         .and(warp::method())
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -173,7 +225,7 @@ pub fn routes(
         .and(warp::ext::optional::<accept::Peer>())
         .and(warp::body::stream())
         .then(
-            move |state: Arc<State>,
+            move |site: Arc<Site>,
                   method: Method,
                   path: warp::path::FullPath,
                   query: String,
@@ -189,13 +241,13 @@ pub fn routes(
                     peer: peer.map(|p| p.0),
                     forwarded_for: forwarded_for.as_deref(),
                 };
-                handle(&state, surface, &method, path.as_str(), head, body).await
+                handle(&site, surface, &method, path.as_str(), head, body).await
             },
         )
 }
 
 async fn handle<S, B>(
-    state: &State,
+    site: &Site,
     surface: Surface,
     method: &Method,
     path: &str,
@@ -206,16 +258,19 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
-    let operators_here = surface == Surface::Admin || !state.admin_separate;
-    let refusal = match path {
-        _ if path == state.path && surface == Surface::Public => match *method {
+    let operators_here = surface == Surface::Admin || !site.first().admin_separate;
+    let account = (surface == Surface::Public)
+        .then(|| site.on_path(path))
+        .flatten();
+    let refusal = match (path, account) {
+        (_, Some(state)) => match *method {
             Method::GET => return webhook::verify_url(state, head.query),
             Method::POST => return webhook::post(state, head, body).await,
             _ => Refusal::Method("GET, POST"),
         },
-        "/healthz" | "/metrics" if operators_here => match *method {
-            Method::GET if path == "/healthz" => return admin::healthz(state),
-            Method::GET => return admin::metrics(state),
+        ("/healthz" | "/metrics", None) if operators_here => match *method {
+            Method::GET if path == "/healthz" => return admin::healthz(site),
+            Method::GET => return admin::metrics(site.first()),
             _ => Refusal::Method("GET"),
         },
         _ => Refusal::Other {
@@ -224,7 +279,8 @@ where
             message: "not found".to_owned(),
         },
     };
-    refusal.respond(&state.metrics)
+    let counted_by = account.unwrap_or(site.first());
+    refusal.respond(&counted_by.metrics)
 }
 
 /// Limits that keep slow or hostile clients from tying the daemon up.
@@ -262,7 +318,7 @@ mod tests {
     use crate::config::{Config, Overrides};
     use crate::ruleset::{compile, sources_from};
 
-    fn state(admin_separate: bool) -> Arc<State> {
+    fn state(admin_separate: bool) -> Arc<Site> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("replyd.toml");
         let admin = if admin_separate {
@@ -292,13 +348,13 @@ mod tests {
             None,
             metrics.clone(),
         ));
-        Arc::new(State::new(
+        Arc::new(Site::one(Arc::new(State::new(
             &config,
             config.token().unwrap().clone(),
             rules,
             metrics,
             Clock::system(),
-        ))
+        ))))
     }
 
     #[tokio::test]

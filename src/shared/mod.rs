@@ -87,15 +87,29 @@ pub enum Health {
     },
 }
 
-/// The shared store: one Redis connection and its health.
+/// The shared store of one account: its key prefix, over the daemon's one Redis connection
+/// (every account's store shares the [`Link`]).
 pub struct Shared {
-    client: redis::Client,
-    conn: OnceLock<ConnectionManager>,
+    link: Arc<Link>,
     /// `replyd:{len}:{account}:`, the prefix of every key.
     prefix: String,
+}
+
+/// The daemon's Redis connection and its health, whatever the account.
+pub struct Link {
+    client: redis::Client,
+    conn: OnceLock<ConnectionManager>,
     health: Mutex<Health>,
     metrics: Arc<Metrics>,
     clock: Clock,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Link;
+
+    fn deref(&self) -> &Link {
+        &self.link
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -126,19 +140,48 @@ impl Shared {
         clock: Clock,
     ) -> Result<Shared, BadUrl> {
         let client = redis::Client::open(url).map_err(BadUrl)?;
-        Ok(Shared {
+        let link = Arc::new(Link {
             client,
             conn: OnceLock::new(),
-            prefix: format!("replyd:{}:{account}:", account.len()),
             health: Mutex::new(Health::Ok),
             metrics,
             clock,
-        })
+        });
+        Ok(Shared::on(link, account))
     }
+
+    /// The store of `account` over `link`.
+    fn on(link: Arc<Link>, account: &str) -> Shared {
+        Shared {
+            link,
+            prefix: format!("replyd:{}:{account}:", account.len()),
+        }
+    }
+
+    /// The store of another account over the same connection.
+    pub fn sibling(&self, account: &str) -> Shared {
+        Shared::on(self.link.clone(), account)
+    }
+
+    /// Connects and starts the probe (see [`Link::start`]).
+    pub fn start(&self) {
+        self.link.start();
+    }
+
+    /// The key `suffix` under this account's prefix.
+    fn key(&self, suffix: &[u8]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + suffix.len());
+        k.extend_from_slice(self.prefix.as_bytes());
+        k.extend_from_slice(suffix);
+        k
+    }
+}
+
+impl Link {
 
     /// Makes the connection (lazily: it connects on first use and reconnects by itself) and
     /// starts the probe. Call within a tokio runtime; a second call does nothing.
-    pub fn start(self: &Arc<Self>) {
+    fn start(self: &Arc<Self>) {
         if self.conn.get().is_some() {
             return;
         }
@@ -158,7 +201,7 @@ impl Shared {
                 return;
             }
         }
-        let weak: Weak<Shared> = Arc::downgrade(self);
+        let weak: Weak<Link> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(PROBE_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,14 +216,6 @@ impl Shared {
     /// Whether Redis is answering.
     pub fn health(&self) -> Health {
         *self.health.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The key `suffix` under this account's prefix.
-    fn key(&self, suffix: &[u8]) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.prefix.len() + suffix.len());
-        k.extend_from_slice(self.prefix.as_bytes());
-        k.extend_from_slice(suffix);
-        k
     }
 
     /// Runs `cmd` (a command or a pipeline) within [`CALL_TIMEOUT`]; `None` when Redis is

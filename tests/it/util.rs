@@ -294,7 +294,8 @@ impl Server {
                 let shutdown = async {
                     let _ = stopped.await;
                 };
-                server::serve(state, listener, None, shutdown, limits).await;
+                let site = Arc::new(server::Site::one(state));
+                server::serve(site, listener, None, shutdown, limits).await;
             });
         });
         Server {
