@@ -57,6 +57,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["file", "fetch"]))]
 pub struct ImportArgs {
+    /// With [[account]] tables in the config: the account (its rules, token and keys).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// A saved answer of get_current_autoreply_info (JSON); `-` reads standard input.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -76,6 +79,9 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event"]))]
 pub struct SendArgs {
+    /// With [[account]] tables in the config: the account (its rules, token and keys).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// The config file with the token (and the keys for safe mode) [default: replyd.toml in
     /// the working directory, if there is one; REPLYD_* variables apply as for serve].
     #[arg(long, value_name = "FILE")]
@@ -117,6 +123,9 @@ pub enum LintFormat {
 /// `replyd lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
+    /// With [[account]] tables in the config: the account (its rules, token and keys).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// Rule directories (read recursively) or files [default: the rules directory of the
     /// config serve would read].
     #[arg(value_name = "PATH")]
@@ -146,6 +155,9 @@ pub enum TryFormat {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("message").required(true).args(["text", "event", "msg_type", "scene", "xml"]))]
 pub struct TryArgs {
+    /// With [[account]] tables in the config: the account (its rules, token and keys).
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
     /// The rules directory [default: the one of the config serve would read].
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,

@@ -23,7 +23,7 @@ use crate::wechat_api::Api;
 /// API for `--fetch`, or an output that cannot be written.
 pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     let json = match (&args.file, args.fetch) {
-        (_, true) => fetch(args.config.clone())?,
+        (_, true) => fetch(args.config.clone(), args.account.as_deref())?,
         (Some(path), false) if path.as_os_str() == "-" => {
             let mut text = String::new();
             std::io::stdin()
@@ -75,8 +75,8 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
 }
 
 /// `get_current_autoreply_info`, fetched with the config's credentials.
-fn fetch(config: Option<std::path::PathBuf>) -> anyhow::Result<String> {
-    let config = super::config_of(config)?;
+fn fetch(config: Option<std::path::PathBuf>, account: Option<&str>) -> anyhow::Result<String> {
+    let config = super::config_of(config, account)?;
     let api = config.api.clone().ok_or_else(|| {
         anyhow!("--fetch needs WeChat's API: set app_id and app_secret (REPLYD_APP_SECRET) in the config")
     })?;

@@ -19,7 +19,7 @@ use crate::load::{self, Loaded};
 /// written.
 pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     // The config serve would read: its rules directory, and the upstreams rules may name.
-    let config = super::config_of(args.config.clone())?;
+    let config = super::config_of(args.config.clone(), args.account.as_deref())?;
     let paths = if args.paths.is_empty() {
         vec![config.rules.clone()]
     } else {

@@ -103,14 +103,17 @@ pub fn exit_code_table() -> String {
 /// only its rules directory or its token (`lint`, `try`, `send`).
 fn config_of(
     file: Option<std::path::PathBuf>,
+    account: Option<&str>,
 ) -> Result<crate::config::Config, crate::config::ConfigError> {
-    crate::config::Config::resolve(
+    let config = crate::config::Config::resolve(
         &crate::config::Overrides {
             config: file,
             ..crate::config::Overrides::default()
         },
         |k| std::env::var(k).ok(),
-    )
+    )?;
+    // One account's configuration: `--account`'s, or the only one.
+    config.select(account).cloned()
 }
 
 /// A usage error the argument parser cannot express (exit 2).

@@ -23,7 +23,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<Exit> {
         )
         .into());
     }
-    let config = super::config_of(args.config.clone())?;
+    let config = super::config_of(args.config.clone(), args.account.as_deref())?;
     let token = config.token()?.expose();
     let url = args.url.clone().unwrap_or_else(|| {
         let mut listen = config.listen;

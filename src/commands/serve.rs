@@ -132,12 +132,11 @@ fn prepare(
     // Absolute, so that logs, /healthz and the watcher all name the same directory.
     let dir = std::path::absolute(&config.rules).unwrap_or_else(|_| config.rules.clone());
     let declared = config.declared();
-    let loaded = load::load_paths(std::slice::from_ref(&dir), &declared).with_context(|| {
-        match account {
+    let loaded =
+        load::load_paths(std::slice::from_ref(&dir), &declared).with_context(|| match account {
             Some(name) => format!("cannot load the rules of account `{name}`"),
             None => "cannot load the rules".to_owned(),
-        }
-    })?;
+        })?;
     loaded.log_diagnostics();
     let Some(ruleset) = loaded.ruleset else {
         let errors = loaded

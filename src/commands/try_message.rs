@@ -27,7 +27,7 @@ use crate::ruleset::{RuleSet, Skip, TestInput};
 pub fn run(args: TryArgs) -> anyhow::Result<Exit> {
     let message = message_of(&args)?;
     // The config serve would read: its rules directory, upstreams and fall-through.
-    let config = super::config_of(args.config.clone())?;
+    let config = super::config_of(args.config.clone(), args.account.as_deref())?;
     let rules = args.rules.clone().unwrap_or_else(|| config.rules.clone());
     let forwarding = &config.forwarding;
     let declared = config.declared();

@@ -136,11 +136,13 @@ impl<'a> Layers<'a> {
     /// Where an account's key is set at the top (the file or the environment), if it is.
     pub fn top_level(&self, name: &str) -> Option<Value> {
         let key = by_name(name)?;
-        let env = (self.env)(key.env).filter(|v| !v.is_empty()).map(|text| Value {
-            key,
-            text,
-            source: Source::Env(key.env),
-        });
+        let env = (self.env)(key.env)
+            .filter(|v| !v.is_empty())
+            .map(|text| Value {
+                key,
+                text,
+                source: Source::Env(key.env),
+            });
         env.or_else(|| self.file.iter().find(|v| v.key.name == name).cloned())
     }
 
@@ -157,7 +159,11 @@ impl<'a> Layers<'a> {
                 text: d.to_owned(),
                 source: Source::Default,
             });
-            return values.iter().find(|v| v.key.name == name).cloned().or(default);
+            return values
+                .iter()
+                .find(|v| v.key.name == name)
+                .cloned()
+                .or(default);
         }
         let flag = self
             .flags
@@ -229,7 +235,11 @@ fn read_file(path: &Path) -> Result<(Vec<Value>, SourceFile), ConfigError> {
                 message: format!("unknown key `{name_text}`; {help}"),
             });
         };
-        values.push(value_of(key, value.get_ref(), position(value.span().start))?);
+        values.push(value_of(
+            key,
+            value.get_ref(),
+            position(value.span().start),
+        )?);
     }
     Ok((values, src))
 }
@@ -281,7 +291,12 @@ pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
         position: position(offset),
         message,
     };
-    let table = DeTable::parse(src.text()).map_err(|e| invalid(e.span().map_or(0, |s| s.start), e.message().trim().to_owned()))?;
+    let table = DeTable::parse(src.text()).map_err(|e| {
+        invalid(
+            e.span().map_or(0, |s| s.start),
+            e.message().trim().to_owned(),
+        )
+    })?;
     let Some(list) = table.get_ref().get("account") else {
         return Ok(Vec::new());
     };
@@ -294,7 +309,10 @@ pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
     let mut out = Vec::new();
     for item in items {
         let DeValue::Table(t) = item.get_ref() else {
-            return Err(invalid(item.span().start, "write each account as [[account]]".to_owned()));
+            return Err(invalid(
+                item.span().start,
+                "write each account as [[account]]".to_owned(),
+            ));
         };
         let mut name = None;
         let mut values = Vec::new();
@@ -302,7 +320,13 @@ pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
             let k_text: &str = k.get_ref();
             if k_text == "name" {
                 let ok = match v.get_ref() {
-                    DeValue::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') => Some(s.to_string()),
+                    DeValue::String(s)
+                        if !s.is_empty()
+                            && s.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                    {
+                        Some(s.to_string())
+                    }
                     _ => None,
                 };
                 name = Some(ok.ok_or_else(|| invalid(v.span().start, "an account's `name` is letters, digits, `_` and `-` (for example \"shop\")".to_owned()))?);
@@ -318,7 +342,9 @@ pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
                 Some(_) => {
                     return Err(invalid(
                         k.span().start,
-                        format!("`{k_text}` is the daemon's setting, shared by every account: write it at the top of the file, before the first [[account]]"),
+                        format!(
+                            "`{k_text}` is the daemon's setting, shared by every account: write it at the top of the file, before the first [[account]]"
+                        ),
                     ));
                 }
                 None => {
@@ -326,9 +352,15 @@ pub fn accounts(src: &SourceFile) -> Result<Vec<AccountTable>, ConfigError> {
                     names.extend(["name", "upstream", "fall_through"]);
                     let help = match crate::diag::did_you_mean(k_text, &names) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("an account's keys are name, {}, upstream and fall_through", ACCOUNT_KEYS.join(", ")),
+                        None => format!(
+                            "an account's keys are name, {}, upstream and fall_through",
+                            ACCOUNT_KEYS.join(", ")
+                        ),
                     };
-                    return Err(invalid(k.span().start, format!("unknown key `{k_text}` in [[account]]; {help}")));
+                    return Err(invalid(
+                        k.span().start,
+                        format!("unknown key `{k_text}` in [[account]]; {help}"),
+                    ));
                 }
             }
         }

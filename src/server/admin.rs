@@ -27,10 +27,7 @@ pub(super) fn healthz(site: &Site) -> Response {
                     v
                 })
                 .collect();
-            let redis = list
-                .first()
-                .map(|a| a["redis"].clone())
-                .unwrap_or_default();
+            let redis = list.first().map(|a| a["redis"].clone()).unwrap_or_default();
             let body = serde_json::json!({
                 "status": if failing { "reload_failed" } else { "ok" },
                 "redis": redis,

@@ -121,7 +121,7 @@ impl State {
         let upstreams = Upstreams::new(&config.forwarding, config.max_body_bytes, metrics.clone());
         let account = config.account.as_deref().unwrap_or(shared::DEFAULT_ACCOUNT);
         let shared = config.redis_url.as_ref().and_then(|url| match redis {
-            Some(other) => Some(Arc::new(other.sibling(account))),
+            Some(other) => Some(Arc::new(other.sibling(account, &metrics))),
             // The config checked the URL: this cannot fail.
             None => Shared::new(url.expose(), account, metrics.clone(), clock.clone())
                 .ok()

@@ -169,6 +169,7 @@ where
     // Plain `&str` values: the text format writes them as they are (quoted and escaped only
     // when they need it), with no formatting machinery; this line is written for every message.
     info!(
+        account = state.account.as_deref(),
         from = follower(state, &message.from_user).as_ref(),
         // A client can name any type or event (the body is unsigned in plaintext mode): a long
         // one is cut, so that it costs the log no more than a real one.

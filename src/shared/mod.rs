@@ -101,6 +101,8 @@ pub struct Link {
     conn: OnceLock<ConnectionManager>,
     health: Mutex<Health>,
     metrics: Arc<Metrics>,
+    /// `replyd_redis_up` of every account on this connection.
+    up: Mutex<Vec<prometheus::IntGauge>>,
     clock: Clock,
 }
 
@@ -144,6 +146,7 @@ impl Shared {
             client,
             conn: OnceLock::new(),
             health: Mutex::new(Health::Ok),
+            up: Mutex::new(vec![metrics.redis_up.clone()]),
             metrics,
             clock,
         });
@@ -158,8 +161,16 @@ impl Shared {
         }
     }
 
-    /// The store of another account over the same connection.
-    pub fn sibling(&self, account: &str) -> Shared {
+    /// The store of another account over the same connection; its `replyd_redis_up` follows
+    /// the connection too (errors are counted under the first account's metrics).
+    pub fn sibling(&self, account: &str, metrics: &Metrics) -> Shared {
+        let up = metrics.redis_up.clone();
+        up.set(i64::from(self.health() == Health::Ok));
+        self.link
+            .up
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(up);
         Shared::on(self.link.clone(), account)
     }
 
@@ -178,7 +189,6 @@ impl Shared {
 }
 
 impl Link {
-
     /// Makes the connection (lazily: it connects on first use and reconnects by itself) and
     /// starts the probe. Call within a tokio runtime; a second call does nothing.
     fn start(self: &Arc<Self>) {
@@ -264,8 +274,14 @@ impl Link {
         *h = Health::Degraded {
             since: self.clock.unix_secs(),
         };
-        self.metrics.redis_up.set(0);
+        self.set_up(0);
         true
+    }
+
+    fn set_up(&self, value: i64) {
+        for g in self.up.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            g.set(value);
+        }
     }
 
     /// Pings Redis; its answer ends a degraded state.
@@ -277,7 +293,7 @@ impl Link {
             let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
             if let Health::Degraded { since } = *h {
                 *h = Health::Ok;
-                self.metrics.redis_up.set(1);
+                self.set_up(1);
                 drop(h);
                 info!(
                     degraded_secs = self.clock.unix_secs().saturating_sub(since),

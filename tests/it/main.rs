@@ -1,6 +1,7 @@
 //! Integration tests: one binary (matklad, ripgrep), modules by capability.
 
 mod account_rules;
+mod accounts;
 mod architecture;
 mod backend;
 mod cli;

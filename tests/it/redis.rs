@@ -70,14 +70,19 @@ impl Redis {
 
     /// Sends one inline command and returns the first line of the answer (`+PONG`, `:3`, …).
     pub fn command(&self, command: &str) -> Option<String> {
+        self.raw(command)
+            .and_then(|text| text.lines().next().map(str::to_owned))
+    }
+
+    /// Sends one inline command and returns the answer as read (up to 64 KiB).
+    pub fn raw(&self, command: &str) -> Option<String> {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
         s.write_all(format!("{command}\r\n").as_bytes()).ok()?;
-        let mut buf = [0u8; 512];
+        let mut buf = vec![0u8; 64 << 10];
         let n = s.read(&mut buf).ok()?;
-        let text = String::from_utf8_lossy(&buf[..n]);
-        text.lines().next().map(str::to_owned)
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 }
 

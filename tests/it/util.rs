@@ -264,20 +264,43 @@ impl Server {
             |_| None,
         )
         .expect("the project's config resolves");
-        let token = config.token().expect("a token").clone();
-        let declared = config.declared();
-        let loaded = load::load_paths(std::slice::from_ref(&config.rules), &declared)
-            .expect("the rules directory reads");
-        let ruleset = loaded
-            .ruleset
-            .unwrap_or_else(|| panic!("the project's rules have errors: {:?}", loaded.diagnostics));
         let (clock, hand) = Clock::manual(now);
-        let metrics = Arc::new(Metrics::new());
-        let rules = Arc::new(
-            Rules::new(config.rules.clone(), ruleset, None, metrics.clone())
-                .with_declared(declared),
-        );
-        let state = Arc::new(server::State::new(&config, token, rules, metrics, clock));
+        // One account, or each [[account]], as serve builds them.
+        let accounts: Vec<&config::Config> = if config.accounts.is_empty() {
+            vec![&config]
+        } else {
+            config.accounts.iter().collect()
+        };
+        let metrics: Vec<Metrics> = if config.accounts.is_empty() {
+            vec![Metrics::new()]
+        } else {
+            Metrics::for_accounts(&config.account_names())
+        };
+        let mut states: Vec<Arc<server::State>> = Vec::new();
+        for (account, metrics) in accounts.into_iter().zip(metrics) {
+            let token = account.token().expect("a token").clone();
+            let declared = account.declared();
+            let loaded = load::load_paths(std::slice::from_ref(&account.rules), &declared)
+                .expect("the rules directory reads");
+            let ruleset = loaded.ruleset.unwrap_or_else(|| {
+                panic!("the project's rules have errors: {:?}", loaded.diagnostics)
+            });
+            let metrics = Arc::new(metrics);
+            let rules = Arc::new(
+                Rules::new(account.rules.clone(), ruleset, None, metrics.clone())
+                    .with_declared(declared),
+            );
+            let redis = states.first().and_then(|s| s.shared.as_deref());
+            states.push(Arc::new(server::State::sharing(
+                account,
+                token,
+                rules,
+                metrics,
+                clock.clone(),
+                redis,
+            )));
+        }
+        let site = Arc::new(server::Site::new(states));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("address");
@@ -294,7 +317,6 @@ impl Server {
                 let shutdown = async {
                     let _ = stopped.await;
                 };
-                let site = Arc::new(server::Site::one(state));
                 server::serve(site, listener, None, shutdown, limits).await;
             });
         });
