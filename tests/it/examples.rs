@@ -116,3 +116,30 @@ fn the_compose_example_configures_replicas_that_share_redis() {
     let nginx = std::fs::read_to_string(dir.join("nginx.conf")).unwrap();
     assert!(nginx.contains("location = /wechat") && nginx.contains("server replyd:8080;"));
 }
+
+/// `examples/replyd.accounts.toml`: two accounts, each with its own path, token, rules and
+/// upstreams, the daemon's settings shared.
+#[test]
+fn the_accounts_example_resolves_into_two_accounts() {
+    let file = repo().join("examples/replyd.accounts.toml");
+    let config = replyd::config::Config::resolve(
+        &replyd::config::Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        },
+        |_| None,
+    )
+    .expect("the accounts example resolves");
+    assert_eq!(config.account_names(), ["shop", "brand"]);
+    let shop = config.select(Some("shop")).unwrap();
+    let brand = config.select(Some("brand")).unwrap();
+    assert_eq!(
+        (shop.path.as_str(), brand.path.as_str()),
+        ("/wechat/shop", "/wechat/brand")
+    );
+    assert_eq!(shop.rules, repo().join("examples/rules/shop"));
+    assert_eq!(shop.forwarding.names(), ["orders"]);
+    assert!(brand.forwarding.names().is_empty());
+    assert_eq!(shop.admin_listen, brand.admin_listen);
+    assert!(shop.token().is_ok() && shop.token().ok() != brand.token().ok());
+}
