@@ -176,19 +176,21 @@ impl Dedup {
         let key = self.key(message, xml, encrypted);
         let now = self.clock.monotonic();
         let cell = self.cell(key, now);
-        let mut delivery = Delivery::Retry;
+        // `None` when another delivery in this process filled the cell.
+        let mut computed = None;
         let answered = cell
             .get_or_init(|| async {
                 let (answered, how) = answer().await;
-                delivery = how;
+                computed = Some(how);
                 answered
             })
             .await
             .clone();
-        if delivery == Delivery::First {
+        // The cell this delivery filled holds the answer's bytes, whoever gave the answer.
+        if computed.is_some() {
             self.account(key, now, answered.passive.body().len());
         }
-        (answered, delivery)
+        (answered, computed.unwrap_or(Delivery::Retry))
     }
 
     /// How long a retry gets the first answer.
@@ -438,6 +440,25 @@ mod tests {
             kf_account: None,
             upstream: None,
         }
+    }
+
+    #[tokio::test]
+    async fn an_answer_another_replica_gave_is_a_retry_and_is_kept() {
+        let d = Dedup::new(Duration::from_secs(60), 100, Clock::system()).with_max_answer_bytes(10);
+        let m = text("u", "1");
+        let (a, delivery) = d
+            .answer(&m, b"x", false, || {
+                std::future::ready((answered("theirs"), Delivery::Retry))
+            })
+            .await;
+        assert_eq!(
+            (a.passive.body(), delivery),
+            (&b"theirs"[..], Delivery::Retry)
+        );
+        // Kept for the next delivery here, and counted against the byte cap like any answer.
+        assert_eq!(d.len(), 1);
+        ask(&d, &text("u", "2"), || answered("0123456789")).await;
+        assert_eq!(d.len(), 1, "the cap made room by forgetting the oldest");
     }
 
     #[tokio::test]

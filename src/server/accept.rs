@@ -81,6 +81,13 @@ pub async fn serve(
     // Event copies queued until now are sent, within the same grace time.
     for state in site.accounts() {
         state.upstreams.copies.drain(limits.grace).await;
+        // reply.all's follow-ups too, when there is an API to send them through.
+        if state.api.is_some() && !state.outbox.drain(limits.grace).await {
+            warn!(
+                "customer-service messages still queued after {:?}; they are not sent",
+                limits.grace
+            );
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::warn;
 
 use super::Api;
@@ -38,6 +40,8 @@ pub struct Outbox {
     tx: mpsc::Sender<Job>,
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
     metrics: Arc<Metrics>,
+    /// Jobs queued or being sent, and a signal each time one ends (for `drain`).
+    pending: Arc<(AtomicUsize, Notify)>,
 }
 
 impl Outbox {
@@ -48,6 +52,7 @@ impl Outbox {
             tx,
             rx: Mutex::new(Some(rx)),
             metrics,
+            pending: Arc::default(),
         }
     }
 
@@ -58,16 +63,19 @@ impl Outbox {
             return;
         };
         let metrics = self.metrics.clone();
+        let pending = self.pending.clone();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(CONCURRENT));
             while let Some(job) = rx.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     break;
                 };
-                let (api, metrics) = (api.clone(), metrics.clone());
+                let (api, metrics, pending) = (api.clone(), metrics.clone(), pending.clone());
                 tokio::spawn(async move {
                     send(&api, &metrics, job).await;
                     drop(slot);
+                    pending.0.fetch_sub(1, Ordering::SeqCst);
+                    pending.1.notify_waiters();
                 });
             }
         });
@@ -76,18 +84,42 @@ impl Outbox {
     /// Queues `job`; a full queue drops it (counted).
     pub fn push(&self, job: Job) {
         let n = job.messages.len() as u64;
+        self.pending.0.fetch_add(1, Ordering::SeqCst);
         if self.tx.try_send(job).is_ok() {
             self.metrics
                 .custom_messages
                 .with_label_values(&["queued"])
                 .inc_by(n);
         } else {
+            self.pending.0.fetch_sub(1, Ordering::SeqCst);
             warn!("the customer-service message queue is full; follow-up replies were dropped");
             self.metrics
                 .custom_messages
                 .with_label_values(&["dropped"])
                 .inc_by(n);
         }
+    }
+}
+
+impl Outbox {
+    /// Waits, for at most `grace`, until every queued job has been sent (at shutdown); `false`
+    /// when some were not.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let (count, ended) = &*self.pending;
+        tokio::time::timeout(grace, async {
+            loop {
+                // Registered before the count is read, so that no ending is missed between.
+                let notified = ended.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .is_ok()
     }
 }
 

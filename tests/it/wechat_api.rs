@@ -300,3 +300,14 @@ fn replicas_share_one_token_through_redis() {
     fake.wait_for_sent(4);
     assert_eq!(fake.token_fetches(), 1, "B used the token A fetched");
 }
+
+#[test]
+fn follow_ups_queued_at_shutdown_are_still_sent() {
+    let fake = FakeWechat::start();
+    let p = project(&fake, "");
+    let s = p.serve();
+    s.post(&text_message("礼包"));
+    // Stopping waits for what is queued (within shutdown_timeout_secs).
+    drop(s);
+    assert_eq!(fake.sent().len(), 2);
+}
