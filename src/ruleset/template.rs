@@ -10,12 +10,13 @@ use std::borrow::Cow;
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    parts: Vec<Part>,
+    /// Exactly sized: a rule set of 100,000 texts keeps 100,000 of these.
+    parts: Box<[Part]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
-    Literal(String),
+    Literal(Box<str>),
     /// A group reference, and the byte range of its `${…}` in the template string.
     Group(GroupRef, std::ops::Range<usize>),
 }
@@ -93,7 +94,7 @@ impl Template {
                     });
                 };
                 if !literal.is_empty() {
-                    parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    parts.push(Part::Literal(std::mem::take(&mut literal).into_boxed_str()));
                 }
                 parts.push(Part::Group(group, span.clone()));
                 rest = &inner[close + 1..];
@@ -106,9 +107,11 @@ impl Template {
         }
         literal.push_str(rest);
         if !literal.is_empty() || parts.is_empty() {
-            parts.push(Part::Literal(literal));
+            parts.push(Part::Literal(literal.into_boxed_str()));
         }
-        Ok(Template { parts })
+        Ok(Template {
+            parts: parts.into_boxed_slice(),
+        })
     }
 
     /// The capture groups the template refers to, each with the byte range of its `${…}` in
@@ -123,13 +126,13 @@ impl Template {
     /// The text without its group references: what the template says before any capture is
     /// inserted. Its length is the least the rendered text can be.
     pub fn literal_text(&self) -> Cow<'_, str> {
-        match self.parts.as_slice() {
+        match &*self.parts {
             [Part::Literal(s)] => Cow::Borrowed(s),
             parts => Cow::Owned(
                 parts
                     .iter()
                     .filter_map(|p| match p {
-                        Part::Literal(s) => Some(s.as_str()),
+                        Part::Literal(s) => Some(&**s),
                         Part::Group(..) => None,
                     })
                     .collect(),
@@ -146,7 +149,7 @@ impl Template {
     /// Fills the template in. A group that did not take part in the match, or that the regex
     /// lacks, inserts nothing. Borrows when the template has no group references.
     pub fn render<'a>(&'a self, captures: Option<&regex::Captures<'_>>) -> Cow<'a, str> {
-        if let [Part::Literal(s)] = self.parts.as_slice() {
+        if let [Part::Literal(s)] = &*self.parts {
             return Cow::Borrowed(s);
         }
         let mut out = String::new();
