@@ -10,6 +10,10 @@
 # Needs wrk (Debian: apt-get install wrk). Every request is a distinct message (its own MsgId),
 # so none is answered from the retry cache.
 #
+# Server CPU per request: the CPU seconds of the server process (user + system, from
+# /proc/PID/stat) over a run, divided by the requests it answered, for the ceiling and for
+# replyd's plaintext hits in the same script.
+#
 # The forwarded run puts a second replyd in front of the ceiling as its upstream (every message
 # falls through to it), and reports the latency replyd adds to the upstream alone.
 #
@@ -105,8 +109,10 @@ else
 fi
 
 RUST_LOG=${RUST_LOG:-info} "${pin_server[@]}" target/release/replyd serve --config "$tmp/replyd.toml" 2> "$tmp/replyd.log" &
+REPLYD_PID=$!
 pids+=($!)
 "${pin_server[@]}" target/release/examples/ceiling "127.0.0.1:$CEILING_PORT" 2> /dev/null &
+CEILING_PID=$!
 pids+=($!)
 RUST_LOG=${RUST_LOG:-info} "${pin_server[@]}" target/release/replyd serve --config "$tmp/forward.toml" 2> "$tmp/forward.log" &
 pids+=($!)
@@ -125,23 +131,39 @@ for port in "${ports[@]}"; do
     done
 done
 
-# One wrk run: prints "requests/s p50 p99 non-2xx".
+# CPU time a process has used (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
+
+# One wrk run: prints "requests/s p50 p99 non-2xx requests".
 run() {
     local port=$1 pool=$2 out
     out=$("${pin_wrk[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s benches/http/replay.lua \
         "http://127.0.0.1:$port" -- "$pool" "$THREADS")
-    local rps p50 p99 bad
+    local rps p50 p99 bad total
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     bad=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-    echo "$rps $p50 $p99 ${bad:-0}"
+    total=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$rps $p50 $p99 ${bad:-0} $total"
+}
+
+# A run and the server CPU it cost: prints the run's line, then the microseconds of the
+# server process's CPU (from /proc) per request answered.
+cpu_run() {
+    local pid=$1 before after line
+    before=$(cpu_ticks "$pid")
+    line=$(run "$2" "$3")
+    after=$(cpu_ticks "$pid")
+    read -r _ _ _ _ total <<<"$line"
+    echo "$line $(awk -v d=$((after - before)) -v t="$TICKS" -v n="$total" 'BEGIN {printf "%.2f", d / t * 1e6 / n}')"
 }
 
 echo "HTTP benchmark: $DURATION per run, $CONNS connections, $THREADS wrk threads, $(nproc) cores (servers on ${SERVER_CPUS:-any}, wrk on ${WRK_CPUS:-any})"
 printf '%-28s %12s %10s %10s %8s %9s\n' run "requests/s" p50 p99 non-2xx "of ceiling"
-ceiling1=$(run $CEILING_PORT "$tmp/hit.txt")
-hit=$(run $REPLYD_PORT "$tmp/hit.txt")
+ceiling1=$(cpu_run "$CEILING_PID" $CEILING_PORT "$tmp/hit.txt")
+hit=$(cpu_run "$REPLYD_PID" $REPLYD_PORT "$tmp/hit.txt")
 miss=$(run $REPLYD_PORT "$tmp/miss.txt")
 safe=$(run $REPLYD_PORT "$tmp/safe.txt")
 forward=$(run $FORWARD_PORT "$tmp/miss.txt")
@@ -152,7 +174,7 @@ fi
 ceiling2=$(run $CEILING_PORT "$tmp/hit.txt")
 ceiling=$(awk -v a="${ceiling1%% *}" -v b="${ceiling2%% *}" 'BEGIN {print (a + b) / 2}')
 row() {
-    read -r rps p50 p99 bad <<<"$2"
+    read -r rps p50 p99 bad _ <<<"$2"
     printf '%-28s %12s %10s %10s %8s %8.0f%%\n' "$1" "$rps" "$p50" "$p99" "$bad" \
         "$(awk -v r="$rps" -v c="$ceiling" 'BEGIN {print 100 * r / c}')"
 }
@@ -164,6 +186,9 @@ row "replyd forwarding to it" "$forward"
 if [ -n "$shared" ]; then row "replyd hit, redis_url" "$shared"; fi
 row "ceiling again" "$ceiling2"
 echo "ratio against the mean ceiling ($ceiling requests/s); goals: plaintext hit >= 70%, safe mode >= 50%"
+read -r _ _ _ _ _ ceiling_us <<<"$ceiling1"
+read -r _ _ _ _ _ hit_us <<<"$hit"
+echo "server CPU per request: ceiling ${ceiling_us} us, replyd plaintext hit ${hit_us} us ($(awk -v h="$hit_us" -v c="$ceiling_us" 'BEGIN {printf "%.2f", h / c}')x the ceiling; goal <= 2x)"
 # wrk writes latencies as 812.00us, 1.20ms or 1.01s.
 micros() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}' <<<"$1"; }
 read -r _ c50 c99 _ <<<"$ceiling1"
