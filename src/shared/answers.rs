@@ -1,8 +1,9 @@
 //! The retry cache across replicas.
 //!
-//! A message's first delivery claims it (`SET key PENDING NX PX window`), answers it and
-//! publishes the answer under the same key (`SET key answer PX window`). A delivery that finds
-//! the key taken reads it: an answer is the retry's answer; a claim means another replica is
+//! A rule's answer, cheap to compute again, is offered in one `SET key answer NX PX window`
+//! ([`Shared::offer`]). A message going to an upstream is claimed first (`SET key PENDING NX PX
+//! window`), answered, and its answer published under the same key (`SET key answer PX
+//! window`, [`Shared::answer_once`]). A delivery that finds the key taken reads it: an answer is the retry's answer; a claim means another replica is
 //! answering (an upstream in flight), so it polls every [`POLL_EVERY`] until the answer is
 //! there or the wait's bound has passed, and then answers itself. The key is the message's
 //! digest ([`crate::dedup::shared_key`]), the same on every replica; the value is small: the

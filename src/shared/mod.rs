@@ -207,7 +207,7 @@ impl Link {
             }
             Err(e) => {
                 warn!(error = %e, "cannot set up the Redis connection; answering alone");
-                self.degrade(Op::Probe);
+                self.degrade();
                 return;
             }
         }
@@ -257,7 +257,7 @@ impl Link {
             .redis_errors
             .with_label_values(&[op.as_str()])
             .inc();
-        if self.degrade(op) {
+        if self.degrade() {
             warn!(
                 op = op.as_str(),
                 error, "Redis failed: each replica answers alone until it is back"
@@ -266,7 +266,7 @@ impl Link {
     }
 
     /// Marks the store degraded; `true` if it was not already.
-    fn degrade(&self, _op: Op) -> bool {
+    fn degrade(&self) -> bool {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         if *h != Health::Ok {
             return false;
