@@ -4,10 +4,12 @@
 use super::*;
 use crate::protocol::vocab::MAX_TEXT_BYTES;
 
-/// Compiles one file and returns every diagnostic in the short form.
+/// Compiles one file and returns every diagnostic in the short form. The file is also compiled
+/// cut into pieces at every entry (pieces.rs), which must change nothing.
 fn diags(text: &str) -> Vec<String> {
     let sources = sources_from(&[("r.toml", text)]);
     let compiled = compile(&sources);
+    assert_same_in_pieces(&sources, &compiled);
     let rule_errors = compiled
         .diagnostics
         .iter()
@@ -402,4 +404,69 @@ fn every_help_says_something() {
             assert!(d.help.as_deref().is_some_and(|h| h.len() > 10), "{d:?}");
         }
     }
+}
+
+/// Compiling `sources` with every file cut at each entry gives what `whole` (compiled as one
+/// piece per file) gave: the same rules, tests, spans and diagnostics.
+fn assert_same_in_pieces(sources: &Sources, whole: &Compiled) {
+    let pieces = compile_in_pieces(sources, &Declared::default(), 1);
+    assert_eq!(
+        format!("{:?}", pieces.diagnostics),
+        format!("{:?}", whole.diagnostics)
+    );
+    // The sets' parts, not the index: its hash maps list their keys in a random order.
+    let parts = |c: &Compiled| {
+        c.set.as_ref().map(|s| {
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                s.rules(),
+                s.tests(),
+                s.schedules(),
+                s.files()
+            )
+        })
+    };
+    assert_eq!(parts(&pieces), parts(whole));
+    assert_eq!(format!("{:?}", pieces.files), format!("{:?}", whole.files));
+    assert_eq!(pieces.complete, whole.complete);
+}
+
+#[test]
+fn the_shipped_rules_and_the_examples_compile_the_same_in_pieces() {
+    let mut files = Vec::new();
+    for dir in ["rules"] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let Ok(listing) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                files.push((path.clone(), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    let cut = files
+        .iter()
+        .filter(|(_, text)| pieces::split(text, 1).is_some())
+        .count();
+    assert!(cut >= 2, "files cut into pieces: {cut}");
+    for (path, text) in &files {
+        let sources = sources_from(&[(path, text.as_str())]);
+        assert_same_in_pieces(&sources, &compile(&sources));
+    }
+}
+
+#[test]
+fn a_piece_that_does_not_parse_sends_the_file_back_whole_with_nothing_kept_from_the_others() {
+    // The second rule's piece is broken: the errors are the whole file's, and the first rule's
+    // id and schedule are not left behind (no "already used" against a rule that is not there).
+    let text = "[[schedule]]\nname = \"office\"\ntimezone = \"Asia/Shanghai\"\nweekly = [\"mon-fri 09:00-18:00\"]\n\n[[rule]]\nid = \"a\"\nmatch.exact = \"x\"\nreply.text = \"y\"\nduring = \"office\"\n\n[[rule]]\nid = \"b\"\nmatch.exact = [\n";
+    let valid = text.rsplit_once("[[rule]]\nid = \"b\"").unwrap().0;
+    let sources = sources_from(&[("r.toml", text), ("s.toml", valid)]);
+    let whole = compile(&sources);
+    let codes: Vec<_> = whole.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [Code::TomlSyntax], "{:?}", whole.diagnostics);
+    assert_same_in_pieces(&sources, &whole);
 }

@@ -369,7 +369,7 @@ fn keywords(
 /// One compile budget for every regex of a rule set, spent as each is built: a file of large
 /// regexes is refused at the regex that crosses it, before the rest take their memory (the
 /// set's own cap is checked only once every regex has compiled).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct RegexBudget {
     /// Bytes of compiled NFA so far.
     used: usize,

@@ -14,6 +14,7 @@
 mod cross;
 mod matchers;
 mod one_of;
+mod pieces;
 mod replies;
 mod rule_tests;
 mod suggest;
@@ -81,9 +82,22 @@ pub fn compile(sources: &Sources) -> Compiled {
 /// Compiles rule files (given in path order) into a rule set, against what the config
 /// `declared`.
 pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
+    compile_in_pieces(sources, declared, pieces::PIECE_BYTES)
+}
+
+/// [`compile_with`], cutting files larger than `piece_bytes` into pieces (pieces.rs).
+fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize) -> Compiled {
     let mut cx = Compiler {
+        diags: Vec::new(),
+        rules: Vec::new(),
+        ids: HashMap::new(),
+        raw_tests: Vec::new(),
+        files: Vec::new(),
+        regex_budget: matchers::RegexBudget::default(),
+        schedules: when::Schedules::default(),
+        pending_gates: Vec::new(),
         declared: Arc::new(declared.clone()),
-        ..Compiler::default()
+        piece_bytes,
     };
     for (id, file) in sources.iter() {
         cx.file(id, file);
@@ -142,7 +156,25 @@ pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
     }
 }
 
-#[derive(Default)]
+/// The kinds of entry a rule file holds, by their top-level key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Rule,
+    Test,
+    Schedule,
+}
+
+impl EntryKind {
+    fn of(key: &str) -> Option<EntryKind> {
+        match key {
+            "rule" => Some(EntryKind::Rule),
+            "test" => Some(EntryKind::Test),
+            "schedule" => Some(EntryKind::Schedule),
+            _ => None,
+        }
+    }
+}
+
 struct Compiler {
     diags: Vec<Diagnostic>,
     rules: Vec<Rule>,
@@ -155,6 +187,8 @@ struct Compiler {
     pending_gates: Vec<when::PendingGate>,
     /// What the config declares.
     declared: Arc<Declared>,
+    /// How large a file's pieces are ([`pieces::PIECE_BYTES`]; smaller in tests).
+    piece_bytes: usize,
 }
 
 /// What a rule entry's checks need to know about where it is.
@@ -211,7 +245,18 @@ impl Compiler {
             tests: 0,
         };
         let path: Arc<Path> = Arc::from(src.path());
-        let declared = self.declared.clone();
+        // A large file is read a piece at a time (pieces.rs); when a piece does not parse on
+        // its own, what it added is undone and the file is parsed whole, for the exact errors.
+        if let Some(pieces) = pieces::split(src.text(), self.piece_bytes) {
+            let mark = self.mark();
+            self.rules.reserve(pieces.rules);
+            if self.pieces(file, src, &path, &pieces.ranges, &mut summary) {
+                self.files.push(summary);
+                return;
+            }
+            self.rollback(file, mark);
+            (summary.rules, summary.tests) = (0, 0);
+        }
         let (table, errors) = DeTable::parse_recoverable(src.text());
         if !errors.is_empty() {
             for e in errors {
@@ -224,32 +269,49 @@ impl Compiler {
             self.files.push(summary);
             return;
         }
-        for (key, value) in table.get_ref().iter() {
+        let table = table.into_inner();
+        if table.is_empty() {
+            self.push(
+                Diagnostic::new(
+                    Code::EmptyFile,
+                    file,
+                    0..0,
+                    "the file has no rules and no tests",
+                )
+                .with_help("add a [[rule]] or delete the file"),
+            );
+        }
+        self.entries(file, src, &path, table, 0, &mut summary);
+        self.files.push(summary);
+    }
+
+    /// Reads the entries of a file's top-level table (or of a piece of it starting at byte
+    /// `offset`, whose spans are moved to the file's).
+    fn entries(
+        &mut self,
+        file: FileId,
+        src: &SourceFile,
+        path: &Arc<Path>,
+        table: DeTable<'_>,
+        offset: usize,
+        summary: &mut FileSummary,
+    ) {
+        let declared = self.declared.clone();
+        for (key, value) in table {
             let name: &str = key.get_ref();
-            #[derive(PartialEq)]
-            enum Kind {
-                Rule,
-                Test,
-                Schedule,
-            }
-            let kind = match name {
-                "rule" => Kind::Rule,
-                "test" => Kind::Test,
-                "schedule" => Kind::Schedule,
-                other => {
-                    self.push(
-                        Diagnostic::new(
-                            Code::InvalidKey,
-                            file,
-                            key.span(),
-                            format!("unknown top-level key `{other}`"),
-                        )
-                        .with_help(suggest::top_level(other)),
-                    );
-                    continue;
-                }
+            let Some(kind) = EntryKind::of(name) else {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidKey,
+                        file,
+                        key.span(),
+                        format!("unknown top-level key `{name}`"),
+                    )
+                    .with_help(suggest::top_level(name)),
+                );
+                continue;
             };
-            let DeValue::Array(entries) = value.get_ref() else {
+            let DeValue::Array(entries) = value.into_inner() else {
                 self.push(
                     Diagnostic::new(
                         Code::InvalidKey,
@@ -263,56 +325,48 @@ impl Compiler {
                 );
                 continue;
             };
-            for elem in entries.iter() {
+            for elem in entries {
+                let elem = pieces::shifted(elem, offset);
                 let entry = Entry {
                     file,
                     src,
-                    path: &path,
+                    path,
                     header: elem.span(),
                     declared: &declared,
                 };
-                if kind == Kind::Schedule {
-                    match RawSchedule::deserialize(elem.clone().into_deserializer()) {
+                match kind {
+                    EntryKind::Schedule => match RawSchedule::deserialize(elem.into_deserializer())
+                    {
                         Ok(raw) => self.schedules.add(&entry, raw, &mut self.diags),
                         Err(e) => self.push(suggest::serde_error(&entry, &e)),
-                    }
-                } else if kind == Kind::Rule {
-                    summary.rules += 1;
-                    match RawRule::deserialize(elem.clone().into_deserializer()) {
-                        Ok(raw) => self.rule(&entry, raw),
-                        Err(e) => {
-                            self.push(suggest::serde_error(&entry, &e));
-                            // The id is known even though the rule is broken: tests that name
-                            // it must not also report "no rule has the id".
-                            if let Some(id) = elem.get_ref().get("id")
-                                && let Some(text) = id.get_ref().as_str()
-                            {
-                                let id = Spanned::new(id.span(), text.to_owned());
-                                self.rule_id(&entry, Some(&id));
+                    },
+                    EntryKind::Rule => {
+                        summary.rules += 1;
+                        // The id is known even when the rule is broken: tests that name it
+                        // must not also report "no rule has the id".
+                        let id = elem.get_ref().get("id").and_then(|id| {
+                            id.get_ref()
+                                .as_str()
+                                .map(|text| Spanned::new(id.span(), text.to_owned()))
+                        });
+                        match RawRule::deserialize(elem.into_deserializer()) {
+                            Ok(raw) => self.rule(&entry, raw),
+                            Err(e) => {
+                                self.push(suggest::serde_error(&entry, &e));
+                                self.rule_id(&entry, id.as_ref());
                             }
                         }
                     }
-                } else {
-                    summary.tests += 1;
-                    match RawTest::deserialize(elem.clone().into_deserializer()) {
-                        Ok(raw) => self.raw_tests.push((entry.origin(), raw.spec())),
-                        Err(e) => self.push(suggest::serde_error(&entry, &e)),
+                    EntryKind::Test => {
+                        summary.tests += 1;
+                        match RawTest::deserialize(elem.into_deserializer()) {
+                            Ok(raw) => self.raw_tests.push((entry.origin(), raw.spec())),
+                            Err(e) => self.push(suggest::serde_error(&entry, &e)),
+                        }
                     }
                 }
             }
         }
-        if table.get_ref().is_empty() {
-            self.push(
-                Diagnostic::new(
-                    Code::EmptyFile,
-                    file,
-                    0..0,
-                    "the file has no rules and no tests",
-                )
-                .with_help("add a [[rule]] or delete the file"),
-            );
-        }
-        self.files.push(summary);
     }
 
     fn rule(&mut self, entry: &Entry<'_>, raw: RawRule) {

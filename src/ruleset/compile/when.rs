@@ -41,6 +41,14 @@ pub(super) struct Schedules {
     by_name: HashMap<String, (Option<u32>, Location)>,
 }
 
+impl Schedules {
+    /// Forgets the schedules `file` added after the first `len` (a file read again whole).
+    pub fn forget(&mut self, file: crate::diag::FileId, len: usize) {
+        self.list.truncate(len);
+        self.by_name.retain(|_, (_, at)| at.file != file);
+    }
+}
+
 /// An offset date-time from TOML as an instant; `Err` says why it is not one.
 pub(super) fn instant(dt: &Datetime) -> Result<Timestamp, String> {
     if dt.date.is_none() || dt.time.is_none() {

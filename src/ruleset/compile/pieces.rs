@@ -1,0 +1,276 @@
+//! Cutting a large rule file into pieces that parse on their own.
+//!
+//! `toml` builds a file's whole document before one entry can be read: for a catalogue of
+//! 100,000 rules that is about 3 KB per rule, over 300 MB alive at once, for a set that keeps a
+//! fraction of it. Large files are almost always a plain run of `[[rule]]` (and `[[test]]`,
+//! `[[schedule]]`) entries, and such a file is the same document as its entries parsed a few
+//! hundred kilobytes at a time, one piece after another: each entry is a table of its own, and
+//! the pieces' arrays, joined in order, are the file's.
+//!
+//! [`split`] finds the entries' headers with `toml`'s own lexer (so a `[[rule]]` line inside a
+//! multi-line string is not one) and says where to cut. Anything it does not recognise as such
+//! a run — a key before the first header, a `[table]` of another name, a quoted header key, a
+//! sub-table of an entry that is not the last one opened — and any file of one piece returns
+//! `None`: the file is parsed whole, exactly as before. The compiler also goes back to the whole
+//! file when a piece does not parse, so every message about a broken file is the one the whole
+//! document gives.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+use toml_parser::Source;
+use toml_parser::lexer::TokenKind;
+
+use super::{Compiler, EntryKind, matchers};
+use crate::diag::{FileId, SourceFile};
+use crate::ruleset::FileSummary;
+
+/// Where a file is cut: about this many bytes of TOML per piece (a piece's document is then a
+/// few megabytes at most).
+pub(super) const PIECE_BYTES: usize = 256 * 1024;
+
+/// The entry kinds a rule file holds; only their `[[…]]` headers start a piece.
+const ENTRY_KINDS: [&str; 3] = ["rule", "test", "schedule"];
+
+/// A file cut into pieces.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Pieces {
+    /// Contiguous byte ranges covering the whole file, each starting at an entry's header
+    /// (the first at 0).
+    pub ranges: Vec<Range<usize>>,
+    /// How many `[[rule]]` entries the file has (to size the rule list once).
+    pub rules: usize,
+}
+
+/// Where to cut `text` into pieces of at least `piece_bytes` (the last may be shorter), or
+/// `None` when the file is one piece or is not a plain run of entries.
+pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
+    if text.len() <= piece_bytes {
+        return None;
+    }
+    let source = Source::new(text);
+    let mut tokens = source.lex().peekable();
+    // Brackets and braces open inside a value: a `[` there is an array, not a header.
+    let mut depth = 0usize;
+    // Only whitespace so far on this line, outside any value.
+    let mut line_start = true;
+    // The entry kind the last `[[…]]` header opened: its sub-tables may follow.
+    let mut current: Option<&str> = None;
+    let mut ranges = Vec::new();
+    let mut piece_start = 0;
+    let mut rules = 0;
+    while let Some(token) = tokens.next() {
+        match token.kind() {
+            TokenKind::Whitespace | TokenKind::Comment => {}
+            TokenKind::Newline => line_start |= depth == 0,
+            TokenKind::LeftSquareBracket if depth == 0 && line_start => {
+                let start = token.span().start();
+                let array = tokens
+                    .next_if(|t| {
+                        t.kind() == TokenKind::LeftSquareBracket && t.span().start() == start + 1
+                    })
+                    .is_some();
+                // The key, up to the closing bracket: bare keys, dots and whitespace only.
+                let key_start = tokens.peek()?.span().start();
+                let key_end = loop {
+                    let t = tokens.next()?;
+                    match t.kind() {
+                        TokenKind::Atom | TokenKind::Dot | TokenKind::Whitespace => {}
+                        TokenKind::RightSquareBracket => break t.span().start(),
+                        _ => return None,
+                    }
+                };
+                if array {
+                    let close = tokens.next()?;
+                    if close.kind() != TokenKind::RightSquareBracket
+                        || close.span().start() != key_end + 1
+                    {
+                        return None;
+                    }
+                }
+                let mut parts = text[key_start..key_end].split('.').map(str::trim);
+                let first = parts.next()?;
+                let nested = parts.next().is_some();
+                match ENTRY_KINDS.iter().find(|k| **k == first) {
+                    Some(kind) if array && !nested => {
+                        if current.is_some() && start - piece_start >= piece_bytes {
+                            ranges.push(piece_start..start);
+                            piece_start = start;
+                        }
+                        rules += usize::from(*kind == "rule");
+                        current = Some(kind);
+                    }
+                    // A sub-table of the entry just opened: it stays in that entry's piece.
+                    Some(kind) if nested && current == Some(*kind) => {}
+                    _ => return None,
+                }
+                line_start = false;
+            }
+            TokenKind::LeftSquareBracket | TokenKind::LeftCurlyBracket => {
+                depth += 1;
+                line_start = false;
+            }
+            TokenKind::RightSquareBracket | TokenKind::RightCurlyBracket => {
+                depth = depth.saturating_sub(1);
+                line_start = false;
+            }
+            TokenKind::Eof => break,
+            _ => {
+                // A key before the first header belongs to the file's top-level table, which
+                // the pieces would not share.
+                current?;
+                line_start = false;
+            }
+        }
+    }
+    if ranges.is_empty() {
+        return None;
+    }
+    ranges.push(piece_start..text.len());
+    Some(Pieces { ranges, rules })
+}
+
+impl Compiler {
+    /// Reads a file's pieces in order; `false` when one does not parse on its own or holds
+    /// anything but entries (the caller then undoes what the others added).
+    pub(super) fn pieces(
+        &mut self,
+        file: FileId,
+        src: &SourceFile,
+        path: &Arc<Path>,
+        ranges: &[Range<usize>],
+        summary: &mut FileSummary,
+    ) -> bool {
+        for range in ranges {
+            let (table, errors) = DeTable::parse_recoverable(&src.text()[range.clone()]);
+            let table = table.into_inner();
+            let only_entries = table.iter().all(|(key, value)| {
+                EntryKind::of(key.get_ref()).is_some()
+                    && matches!(value.get_ref(), DeValue::Array(_))
+            });
+            if !errors.is_empty() || !only_entries {
+                return false;
+            }
+            self.entries(file, src, path, table, range.start, summary);
+        }
+        true
+    }
+
+    /// How far the compiler has got, to undo a file read in pieces.
+    pub(super) fn mark(&self) -> Mark {
+        Mark {
+            diags: self.diags.len(),
+            rules: self.rules.len(),
+            raw_tests: self.raw_tests.len(),
+            gates: self.pending_gates.len(),
+            schedules: self.schedules.list.len(),
+            regex_budget: self.regex_budget.clone(),
+        }
+    }
+
+    /// Forgets everything `file` added since `mark`.
+    pub(super) fn rollback(&mut self, file: FileId, mark: Mark) {
+        self.diags.truncate(mark.diags);
+        self.rules.truncate(mark.rules);
+        self.raw_tests.truncate(mark.raw_tests);
+        self.pending_gates.truncate(mark.gates);
+        self.schedules.forget(file, mark.schedules);
+        self.regex_budget = mark.regex_budget;
+        self.ids.retain(|_, at| at.file != file);
+    }
+}
+
+/// The compiler's lengths before a file, to undo it ([`Compiler::rollback`]).
+pub(super) struct Mark {
+    diags: usize,
+    rules: usize,
+    raw_tests: usize,
+    gates: usize,
+    schedules: usize,
+    regex_budget: matchers::RegexBudget,
+}
+
+/// `value` with every span (its own, its keys', its items') moved `offset` bytes on: a piece's
+/// spans become the file's.
+pub(super) fn shifted(value: Spanned<DeValue<'_>>, offset: usize) -> Spanned<DeValue<'_>> {
+    if offset == 0 {
+        return value;
+    }
+    let move_span = |span: Range<usize>| span.start + offset..span.end + offset;
+    let span = move_span(value.span());
+    let value = match value.into_inner() {
+        DeValue::Table(table) => DeValue::Table(
+            table
+                .into_iter()
+                .map(|(key, value)| {
+                    let key_span = move_span(key.span());
+                    (
+                        Spanned::new(key_span, key.into_inner()),
+                        shifted(value, offset),
+                    )
+                })
+                .collect(),
+        ),
+        DeValue::Array(items) => {
+            DeValue::Array(items.into_iter().map(|v| shifted(v, offset)).collect())
+        }
+        other => other,
+    };
+    Spanned::new(span, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cuts(text: &str, piece_bytes: usize) -> Option<Vec<&str>> {
+        split(text, piece_bytes).map(|p| p.ranges.into_iter().map(|r| &text[r]).collect())
+    }
+
+    #[test]
+    fn a_run_of_entries_is_cut_before_headers_into_pieces_of_at_least_the_size() {
+        let text = "# catalogue\n[[rule]]\nid = \"a\"\n[rule.match]\nexact = \"a\"\n\n[[rule]]\nid = \"b\"\n[[test]]\nsend = \"b\"\n";
+        assert_eq!(
+            cuts(text, 1).unwrap(),
+            [
+                "# catalogue\n[[rule]]\nid = \"a\"\n[rule.match]\nexact = \"a\"\n\n",
+                "[[rule]]\nid = \"b\"\n",
+                "[[test]]\nsend = \"b\"\n",
+            ]
+        );
+        assert_eq!(split(text, 1).unwrap().rules, 2);
+        // Pieces of at least 40 bytes: the first two entries stay together.
+        assert_eq!(cuts(text, 40).unwrap().len(), 2);
+        // The file is one piece: nothing to cut.
+        assert_eq!(cuts(text, text.len()), None);
+    }
+
+    #[test]
+    fn a_header_inside_a_string_or_an_array_is_not_a_cut() {
+        let text = "[[rule]]\nreply.text = '''\n[[rule]]\n'''\nmatch.exact = [\n[\"x\"]\n]\n[[rule]]\nid = \"c\"\n";
+        let pieces = cuts(text, 1).unwrap();
+        assert_eq!(pieces.len(), 2, "{pieces:?}");
+        assert!(pieces[1].starts_with("[[rule]]\nid = \"c\""));
+    }
+
+    #[test]
+    fn anything_but_a_plain_run_of_entries_is_parsed_whole() {
+        for text in [
+            // A key before the first header.
+            "title = \"x\"\n[[rule]]\nid = \"a\"\n[[rule]]\nid = \"b\"\n",
+            // A table of another name, and a misspelt kind.
+            "[[rule]]\nid = \"a\"\n[other]\nx = 1\n[[rule]]\nid = \"b\"\n",
+            "[[rules]]\nid = \"a\"\n[[rules]]\nid = \"b\"\n",
+            // A sub-table of an entry opened earlier than the last header.
+            "[[rule]]\nid = \"a\"\n[[test]]\nsend = \"a\"\n[rule.reply]\ntext = \"x\"\n[[rule]]\nid = \"b\"\n",
+            // A quoted key, and a plain table named like an entry kind.
+            "[[\"rule\"]]\nid = \"a\"\n[[rule]]\nid = \"b\"\n",
+            "[[rule]]\nid = \"a\"\n[rule]\nid = \"b\"\n",
+        ] {
+            assert_eq!(cuts(text, 1), None, "{text}");
+        }
+    }
+}
