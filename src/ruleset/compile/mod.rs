@@ -12,6 +12,7 @@
 //! "did you mean" help.
 
 mod cross;
+mod entries;
 mod matchers;
 mod one_of;
 mod pieces;
@@ -28,14 +29,13 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::IntoDeserializer;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::raw::{RawRule, RawSchedule, RawTest, TestSpec};
+use super::raw::{RawRule, TestSpec};
 use super::{FileSummary, Index, Origin, RESERVED_IDS, Rule, RuleSet};
 use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources};
+use entries::{EntryKind, RawEntry};
 
 /// The compiled size one regex may reach; a pattern over it is reported, never an OOM.
 pub const REGEX_SIZE_LIMIT: usize = 10 * (1 << 20);
@@ -156,25 +156,6 @@ fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize)
     }
 }
 
-/// The kinds of entry a rule file holds, by their top-level key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    Rule,
-    Test,
-    Schedule,
-}
-
-impl EntryKind {
-    fn of(key: &str) -> Option<EntryKind> {
-        match key {
-            "rule" => Some(EntryKind::Rule),
-            "test" => Some(EntryKind::Test),
-            "schedule" => Some(EntryKind::Schedule),
-            _ => None,
-        }
-    }
-}
-
 struct Compiler {
     diags: Vec<Diagnostic>,
     rules: Vec<Rule>,
@@ -281,22 +262,19 @@ impl Compiler {
                 .with_help("add a [[rule]] or delete the file"),
             );
         }
-        self.entries(file, src, &path, table, 0, &mut summary);
+        self.entries(file, src, &path, table, &mut summary);
         self.files.push(summary);
     }
 
-    /// Reads the entries of a file's top-level table (or of a piece of it starting at byte
-    /// `offset`, whose spans are moved to the file's).
+    /// Reads the entries of a file's top-level table (the file read whole).
     fn entries(
         &mut self,
         file: FileId,
         src: &SourceFile,
         path: &Arc<Path>,
         table: DeTable<'_>,
-        offset: usize,
         summary: &mut FileSummary,
     ) {
-        let declared = self.declared.clone();
         for (key, value) in table {
             let name: &str = key.get_ref();
             let Some(kind) = EntryKind::of(name) else {
@@ -326,44 +304,47 @@ impl Compiler {
                 continue;
             };
             for elem in entries {
-                let elem = pieces::shifted(elem, offset);
-                let entry = Entry {
-                    file,
-                    src,
-                    path,
-                    header: elem.span(),
-                    declared: &declared,
-                };
-                match kind {
-                    EntryKind::Schedule => match RawSchedule::deserialize(elem.into_deserializer())
-                    {
-                        Ok(raw) => self.schedules.add(&entry, raw, &mut self.diags),
-                        Err(e) => self.push(suggest::serde_error(&entry, &e)),
-                    },
-                    EntryKind::Rule => {
-                        summary.rules += 1;
-                        // The id is known even when the rule is broken: tests that name it
-                        // must not also report "no rule has the id".
-                        let id = elem.get_ref().get("id").and_then(|id| {
-                            id.get_ref()
-                                .as_str()
-                                .map(|text| Spanned::new(id.span(), text.to_owned()))
-                        });
-                        match RawRule::deserialize(elem.into_deserializer()) {
-                            Ok(raw) => self.rule(&entry, raw),
-                            Err(e) => {
-                                self.push(suggest::serde_error(&entry, &e));
-                                self.rule_id(&entry, id.as_ref());
-                            }
-                        }
-                    }
-                    EntryKind::Test => {
-                        summary.tests += 1;
-                        match RawTest::deserialize(elem.into_deserializer()) {
-                            Ok(raw) => self.raw_tests.push((entry.origin(), raw.spec())),
-                            Err(e) => self.push(suggest::serde_error(&entry, &e)),
-                        }
-                    }
+                self.entry(file, src, path, entries::read(kind, elem), summary);
+            }
+        }
+    }
+
+    /// Compiles one entry as read.
+    fn entry(
+        &mut self,
+        file: FileId,
+        src: &SourceFile,
+        path: &Arc<Path>,
+        read: entries::Read,
+        summary: &mut FileSummary,
+    ) {
+        let declared = self.declared.clone();
+        let entry = Entry {
+            file,
+            src,
+            path,
+            header: read.header,
+            declared: &declared,
+        };
+        let kind = match &read.raw {
+            Ok(RawEntry::Rule(_)) => EntryKind::Rule,
+            Ok(RawEntry::Test(_)) => EntryKind::Test,
+            Ok(RawEntry::Schedule(_)) => EntryKind::Schedule,
+            Err(m) => m.kind,
+        };
+        match kind {
+            EntryKind::Rule => summary.rules += 1,
+            EntryKind::Test => summary.tests += 1,
+            EntryKind::Schedule => {}
+        }
+        match read.raw {
+            Ok(RawEntry::Rule(raw)) => self.rule(&entry, *raw),
+            Ok(RawEntry::Test(raw)) => self.raw_tests.push((entry.origin(), raw.spec())),
+            Ok(RawEntry::Schedule(raw)) => self.schedules.add(&entry, raw, &mut self.diags),
+            Err(m) => {
+                self.push(suggest::serde_error(&entry, &m.error));
+                if m.kind == EntryKind::Rule {
+                    self.rule_id(&entry, m.id.as_ref());
                 }
             }
         }

@@ -12,8 +12,8 @@
 //! a run — a key before the first header, a `[table]` of another name, a quoted header key, a
 //! sub-table of an entry that is not the last one opened — and any file of one piece returns
 //! `None`: the file is parsed whole, exactly as before. The compiler also goes back to the whole
-//! file when a piece does not parse, so every message about a broken file is the one the whole
-//! document gives.
+//! file when a piece does not parse or has a malformed entry, so every message about a broken
+//! file is the one the whole document gives.
 
 use std::ops::Range;
 use std::path::Path;
@@ -24,7 +24,8 @@ use toml::de::{DeTable, DeValue};
 use toml_parser::Source;
 use toml_parser::lexer::TokenKind;
 
-use super::{Compiler, EntryKind, matchers};
+use super::entries::{self, EntryKind};
+use super::{Compiler, matchers};
 use crate::diag::{FileId, SourceFile};
 use crate::ruleset::FileSummary;
 
@@ -32,8 +33,8 @@ use crate::ruleset::FileSummary;
 /// few megabytes at most).
 pub(super) const PIECE_BYTES: usize = 256 * 1024;
 
-/// The entry kinds a rule file holds; only their `[[…]]` headers start a piece.
-const ENTRY_KINDS: [&str; 3] = ["rule", "test", "schedule"];
+/// At most this many threads read pieces (one per core up to it).
+const MAX_READERS: usize = 4;
 
 /// A file cut into pieces.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
     // Only whitespace so far on this line, outside any value.
     let mut line_start = true;
     // The entry kind the last `[[…]]` header opened: its sub-tables may follow.
-    let mut current: Option<&str> = None;
+    let mut current: Option<EntryKind> = None;
     let mut ranges = Vec::new();
     let mut piece_start = 0;
     let mut rules = 0;
@@ -94,17 +95,18 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
                 let mut parts = text[key_start..key_end].split('.').map(str::trim);
                 let first = parts.next()?;
                 let nested = parts.next().is_some();
-                match ENTRY_KINDS.iter().find(|k| **k == first) {
+                // Only an entry kind's `[[…]]` header starts a piece.
+                match EntryKind::of(first) {
                     Some(kind) if array && !nested => {
                         if current.is_some() && start - piece_start >= piece_bytes {
                             ranges.push(piece_start..start);
                             piece_start = start;
                         }
-                        rules += usize::from(*kind == "rule");
+                        rules += usize::from(kind == EntryKind::Rule);
                         current = Some(kind);
                     }
                     // A sub-table of the entry just opened: it stays in that entry's piece.
-                    Some(kind) if nested && current == Some(*kind) => {}
+                    Some(kind) if nested && current == Some(kind) => {}
                     _ => return None,
                 }
                 line_start = false;
@@ -134,8 +136,14 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
 }
 
 impl Compiler {
-    /// Reads a file's pieces in order; `false` when one does not parse on its own or holds
-    /// anything but entries (the caller then undoes what the others added).
+    /// Reads a file's pieces in order; `false` when one does not parse on its own, holds
+    /// anything but entries, or has a malformed entry (the caller then undoes what the others
+    /// added).
+    ///
+    /// Reader threads, one per core, parse and deserialize the pieces (most of the work of a
+    /// load), taking turns, while this one compiles them in the file's order. Each reader has
+    /// at most one piece waiting, so the memory stays a few pieces' worth whatever the file's
+    /// size.
     pub(super) fn pieces(
         &mut self,
         file: FileId,
@@ -144,19 +152,37 @@ impl Compiler {
         ranges: &[Range<usize>],
         summary: &mut FileSummary,
     ) -> bool {
-        for range in ranges {
-            let (table, errors) = DeTable::parse_recoverable(&src.text()[range.clone()]);
-            let table = table.into_inner();
-            let only_entries = table.iter().all(|(key, value)| {
-                EntryKind::of(key.get_ref()).is_some()
-                    && matches!(value.get_ref(), DeValue::Array(_))
-            });
-            if !errors.is_empty() || !only_entries {
-                return false;
+        let text = src.text();
+        let readers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, MAX_READERS);
+        std::thread::scope(|scope| {
+            let turns: Vec<_> = (0..readers)
+                .map(|reader| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                    scope.spawn(move || {
+                        for range in ranges.iter().skip(reader).step_by(readers) {
+                            let piece = read_piece(text, range);
+                            let failed = piece.is_none();
+                            // Sending fails once the compiler has stopped listening.
+                            if tx.send(piece).is_err() || failed {
+                                break;
+                            }
+                        }
+                    });
+                    rx
+                })
+                .collect();
+            for turn in turns.iter().cycle().take(ranges.len()) {
+                let Ok(Some(entries)) = turn.recv() else {
+                    return false;
+                };
+                for read in entries {
+                    self.entry(file, src, path, read, summary);
+                }
             }
-            self.entries(file, src, path, table, range.start, summary);
-        }
-        true
+            true
+        })
     }
 
     /// How far the compiler has got, to undo a file read in pieces.
@@ -193,33 +219,51 @@ pub(super) struct Mark {
     regex_budget: matchers::RegexBudget,
 }
 
-/// `value` with every span (its own, its keys', its items') moved `offset` bytes on: a piece's
-/// spans become the file's.
-pub(super) fn shifted(value: Spanned<DeValue<'_>>, offset: usize) -> Spanned<DeValue<'_>> {
-    if offset == 0 {
-        return value;
+/// Parses and deserializes the entries of one piece, with the file's spans; `None` when the
+/// piece does not parse on its own, holds anything but entries, or has a malformed entry.
+fn read_piece(text: &str, range: &Range<usize>) -> Option<Vec<entries::Read>> {
+    let (table, errors) = DeTable::parse_recoverable(&text[range.clone()]);
+    if !errors.is_empty() {
+        return None;
     }
-    let move_span = |span: Range<usize>| span.start + offset..span.end + offset;
-    let span = move_span(value.span());
-    let value = match value.into_inner() {
-        DeValue::Table(table) => DeValue::Table(
-            table
-                .into_iter()
-                .map(|(key, value)| {
-                    let key_span = move_span(key.span());
-                    (
-                        Spanned::new(key_span, key.into_inner()),
-                        shifted(value, offset),
-                    )
-                })
-                .collect(),
-        ),
-        DeValue::Array(items) => {
-            DeValue::Array(items.into_iter().map(|v| shifted(v, offset)).collect())
+    let mut out = Vec::new();
+    for (key, value) in table.into_inner() {
+        let kind = EntryKind::of(key.get_ref())?;
+        let DeValue::Array(items) = value.into_inner() else {
+            return None;
+        };
+        for mut elem in items {
+            shift_values(&mut elem, range.start);
+            let read = entries::read(kind, elem);
+            if read.raw.is_err() {
+                return None;
+            }
+            out.push(read);
         }
-        other => other,
-    };
-    Spanned::new(span, value)
+    }
+    Some(out)
+}
+
+/// Moves the spans of `value` and of every value in it `offset` bytes on, so that a piece's
+/// spans become the file's. Keys keep theirs: moving them would rebuild every table, and only
+/// serde's messages about a malformed entry use them (such a file is read whole instead).
+pub(super) fn shift_values(value: &mut Spanned<DeValue<'_>>, offset: usize) {
+    let span = value.span();
+    let inner = std::mem::replace(value, Spanned::new(0..0, DeValue::Boolean(false))).into_inner();
+    *value = Spanned::new(span.start + offset..span.end + offset, inner);
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            for (_, v) in table.iter_mut() {
+                shift_values(v, offset);
+            }
+        }
+        DeValue::Array(items) => {
+            for v in items.iter_mut() {
+                shift_values(v, offset);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
