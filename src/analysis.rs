@@ -28,8 +28,9 @@ pub fn expired(set: &RuleSet, now: Timestamp) -> Vec<Diagnostic> {
     set.rules()
         .iter()
         .filter_map(|r| {
-            let until = r.when.until.filter(|u| *u <= now)?;
-            let span = r.until_span.clone()?;
+            let timing = r.timing.as_ref()?;
+            let until = timing.when.until.filter(|u| *u <= now)?;
+            let span = timing.until_span.clone()?;
             Some(
                 Diagnostic::new(
                     Code::Expired,

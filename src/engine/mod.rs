@@ -195,10 +195,10 @@ fn text_of(message: &Message) -> Option<&str> {
 /// Why a matched rule cannot answer this message now.
 fn skip(rules: &RuleSet, rule: u32, message: &Message, cx: &Context<'_>) -> Option<Skip> {
     let r = rules.rule(rule);
-    if let Some(s) = r.when.skip(rules.schedules(), cx.now) {
+    if let Some(s) = r.when().skip(rules.schedules(), cx.now) {
         return Some(s);
     }
-    (r.cooldown.is_some() && cx.cooldowns.cooling(&message.from_user, &r.id, cx.now))
+    (r.cooldown().is_some() && cx.cooldowns.cooling(&message.from_user, &r.id, cx.now))
         .then_some(Skip::Cooling)
 }
 

@@ -137,27 +137,17 @@ fn fill_reply<'r>(
         RuleReply::Voice { media_id } => Reply::Voice {
             media_id: fill(media_id),
         },
-        RuleReply::Video {
-            media_id,
-            title,
-            description,
-        } => Reply::Video {
-            media_id: fill(media_id),
-            title: fill_opt(title),
-            description: fill_opt(description),
+        RuleReply::Video(v) => Reply::Video {
+            media_id: fill(&v.media_id),
+            title: fill_opt(&v.title),
+            description: fill_opt(&v.description),
         },
-        RuleReply::Music {
-            title,
-            description,
-            music_url,
-            hq_music_url,
-            thumb_media_id,
-        } => Reply::Music {
-            title: fill_opt(title),
-            description: fill_opt(description),
-            music_url: fill_opt(music_url),
-            hq_music_url: fill_opt(hq_music_url),
-            thumb_media_id: fill(thumb_media_id),
+        RuleReply::Music(m) => Reply::Music {
+            title: fill_opt(&m.title),
+            description: fill_opt(&m.description),
+            music_url: fill_opt(&m.music_url),
+            hq_music_url: fill_opt(&m.hq_music_url),
+            thumb_media_id: fill(&m.thumb_media_id),
         },
         RuleReply::News(articles) => Reply::News {
             articles: articles

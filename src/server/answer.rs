@@ -205,7 +205,7 @@ fn decide(state: &State, message: &Message, cooldowns: &dyn Cooldowns) -> Decide
     let mut started = None;
     if let Some((r, _)) = &answer.winner {
         if let Some(until) = r
-            .cooldown
+            .cooldown()
             .and_then(|c| jiff::SignedDuration::try_from(c).ok())
             .and_then(|c| now.checked_add(c).ok())
         {

@@ -68,7 +68,7 @@ pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnosti
             };
             // Two rules that can never be candidates at the same instant (one during and one
             // outside a schedule, disjoint campaigns) may share a keyword.
-            let clash = clash.filter(|c| !rule.when.excludes(&rules[c.0].when));
+            let clash = clash.filter(|c| !rule.when().excludes(rules[c.0].when()));
             diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
             owners.any.add((r, k));
             if rule.case_sensitive {

@@ -205,7 +205,7 @@ fn key_match(
         KeySpec::Regex(v) => {
             let list = Spanned::new(span, Strings::One(v.into_inner()));
             let mut p = patterns(entry, list, budget, diags)?;
-            KeyMatch::Regex(p.pop()?)
+            KeyMatch::Regex(Box::new(p.pop()?))
         }
     })
 }

@@ -126,7 +126,7 @@ fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize)
     let set = match index {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
-            cooldowns: rules.iter().any(|r| r.enabled && r.cooldown.is_some()),
+            cooldowns: rules.iter().any(|r| r.enabled && r.cooldown().is_some()),
             offline: rules.iter().any(|r| r.enabled && r.reply.has_offline()),
             rules,
             schedules: schedules.list,
@@ -408,6 +408,7 @@ impl Compiler {
         }
         let voice = self.voice(entry, voice, matcher.as_ref());
         if let (Some(id), Some(matcher), Some(reply), Some(timing)) = (id, matcher, reply, timing) {
+            let kept = timing.kept();
             if let Some((name, open, span)) = timing.gate {
                 self.pending_gates.push(when::PendingGate {
                     rule: self.rules.len(),
@@ -427,10 +428,8 @@ impl Compiler {
                 case_sensitive: case_sensitive.is_some_and(Spanned::into_inner),
                 matcher,
                 reply,
-                when: timing.when,
-                cooldown: timing.cooldown,
                 voice,
-                until_span: timing.until_span,
+                timing: kept,
                 origin: entry.origin(),
             });
         }

@@ -13,7 +13,7 @@ use crate::protocol::EventKind;
 use crate::protocol::vocab::{ARTICLES_SHOWN_FOR_USER_MESSAGES, MAX_ARTICLES, MAX_TEXT_BYTES};
 use crate::ruleset::raw::{RawReply, ReplySpec, Spec as _};
 use crate::ruleset::template::{GroupRef, Template};
-use crate::ruleset::{ArticleTemplate, Matcher, RuleReply};
+use crate::ruleset::{ArticleTemplate, Matcher, MusicTemplate, RuleReply, VideoTemplate};
 
 const HELP: &str = "add one of reply.text, reply.image, reply.voice, reply.video, \
                     reply.music, reply.news, reply.random, reply.all, reply.transfer, reply.ai, \
@@ -109,21 +109,21 @@ fn reply(
         },
         ReplySpec::Video(v) => {
             let v = v.into_inner();
-            RuleReply::Video {
+            RuleReply::Video(Box::new(VideoTemplate {
                 media_id: t.required(&v.media_id, "media_id")?,
                 title: t.optional(v.title.as_ref())?,
                 description: t.optional(v.description.as_ref())?,
-            }
+            }))
         }
         ReplySpec::Music(m) => {
             let m = m.into_inner();
-            RuleReply::Music {
+            RuleReply::Music(Box::new(MusicTemplate {
                 title: t.optional(m.title.as_ref())?,
                 description: t.optional(m.description.as_ref())?,
                 music_url: t.optional(m.music_url.as_ref())?,
                 hq_music_url: t.optional(m.hq_music_url.as_ref())?,
                 thumb_media_id: t.required(&m.thumb_media_id, "thumb_media_id")?,
-            }
+            }))
         }
         ReplySpec::News(news) => news_reply(news, matcher, t)?,
         ReplySpec::Transfer(tr) => {

@@ -82,6 +82,24 @@ pub(super) struct Timing {
     pub until_span: Option<Range<usize>>,
 }
 
+impl Timing {
+    /// What the rule keeps: nothing for a rule that may always answer (no schedule, window,
+    /// cooldown), which is most of a catalogue.
+    pub fn kept(&self) -> Option<Box<crate::ruleset::Timing>> {
+        let always = self.when.is_always()
+            && self.gate.is_none()
+            && self.cooldown.is_none()
+            && self.until_span.is_none();
+        (!always).then(|| {
+            Box::new(crate::ruleset::Timing {
+                when: self.when,
+                cooldown: self.cooldown,
+                until_span: self.until_span.clone(),
+            })
+        })
+    }
+}
+
 pub(super) fn timing(
     entry: &Entry<'_>,
     keys: TimeKeys,
@@ -322,10 +340,13 @@ pub(super) fn resolve_gates(
     for p in pending {
         match schedules.by_name.get(&p.name) {
             Some(&(Some(index), _)) => {
-                rules[p.rule].when.gate = Some(Gate {
-                    schedule: index,
-                    open: p.open,
-                });
+                // A rule with a gate kept its timing (`Timing::kept`).
+                if let Some(timing) = rules[p.rule].timing.as_mut() {
+                    timing.when.gate = Some(Gate {
+                        schedule: index,
+                        open: p.open,
+                    });
+                }
             }
             // The schedule has errors of its own, reported where it is written.
             Some(&(None, _)) => unknown[p.rule] = true,
