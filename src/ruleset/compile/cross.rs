@@ -1,14 +1,16 @@
 //! Checks across every file: the same exact keyword in two rules at one priority.
 //! (Duplicate ids are caught as each id is read, in `mod.rs`.)
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::diag::{Code, Diagnostic};
 use crate::ruleset::normalize::fold;
 use crate::ruleset::{Matcher, Rule};
 
-/// A keyword of a rule: (rule index, keyword index).
-type At = (usize, usize);
+/// A keyword of a rule: (rule index, keyword index). (u32: one entry per keyword of a
+/// catalogue; the index hands out rule numbers as u32 too.)
+type At = (u32, u32);
 
 /// The first two keywords seen of two different rules: enough to find, for any later keyword,
 /// an earlier one of another rule, in constant time.
@@ -24,7 +26,7 @@ impl FirstTwo {
         }
     }
 
-    fn other_than(&self, rule: usize) -> Option<At> {
+    fn other_than(&self, rule: u32) -> Option<At> {
         self.0.iter().flatten().copied().find(|a| a.0 != rule)
     }
 }
@@ -37,27 +39,42 @@ struct Owners {
     /// Case-insensitive rules: they overlap with every holder.
     insensitive: FirstTwo,
     /// Case-sensitive rules, by their exact (normalised) keyword: they overlap only with the
-    /// same spelling, or with an insensitive rule.
-    sensitive: HashMap<String, FirstTwo>,
+    /// same spelling, or with an insensitive rule. (Boxed: most keywords have none.)
+    #[expect(
+        clippy::box_collection,
+        reason = "an empty HashMap is 48 bytes in every entry; a None box is 8"
+    )]
+    sensitive: Option<Box<HashMap<String, FirstTwo>>>,
 }
 
 /// Reports every exact keyword that an earlier rule at the same priority also has, where the
 /// two overlap (unless both are case-sensitive and differ in case). Linear in the number of
 /// keywords.
 pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<(i64, String), Owners> = HashMap::new();
-    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+    let exact = |rule: &Rule| match &rule.matcher {
+        Matcher::Exact(keywords) if rule.enabled => keywords.len(),
+        _ => 0,
+    };
+    // Sized once (a catalogue has one entry per keyword), keyed by the folded keyword borrowed
+    // from the rule unless folding changed it.
+    let mut seen: HashMap<(i64, Cow<'_, str>), Owners> =
+        HashMap::with_capacity(rules.iter().map(exact).sum());
+    for (r, rule) in (0u32..).zip(rules) {
         let Matcher::Exact(keywords) = &rule.matcher else {
             continue;
         };
-        for (k, kw) in keywords.iter().enumerate() {
+        if !rule.enabled {
+            continue;
+        }
+        for (k, kw) in (0u32..).zip(keywords) {
             let owners = seen
-                .entry((rule.priority, fold(&kw.normalized).into_owned()))
+                .entry((rule.priority, fold(&kw.normalized)))
                 .or_default();
             let clash = if rule.case_sensitive {
                 let same = owners
                     .sensitive
-                    .get(&kw.normalized)
+                    .as_ref()
+                    .and_then(|s| s.get(&kw.normalized))
                     .and_then(|s| s.other_than(r));
                 [owners.insensitive.other_than(r), same]
                     .into_iter()
@@ -68,12 +85,13 @@ pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnosti
             };
             // Two rules that can never be candidates at the same instant (one during and one
             // outside a schedule, disjoint campaigns) may share a keyword.
-            let clash = clash.filter(|c| !rule.when().excludes(rules[c.0].when()));
+            let clash = clash.filter(|c| !rule.when().excludes(rules[c.0 as usize].when()));
             diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
             owners.any.add((r, k));
             if rule.case_sensitive {
                 owners
                     .sensitive
+                    .get_or_insert_default()
                     .entry(kw.normalized.clone())
                     .or_default()
                     .add((r, k));
@@ -87,10 +105,10 @@ pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnosti
 /// The report of keyword `k` of rule `r` clashing with keyword `ek` of rule `er`; `None` if
 /// either is not an exact keyword (only those are recorded).
 fn duplicate(rules: &[Rule], (r, k): At, (er, ek): At) -> Option<Diagnostic> {
-    let (rule, other) = (&rules[r], &rules[er]);
-    fn keyword(rule: &Rule, k: usize) -> Option<&crate::ruleset::Keyword> {
+    let (rule, other) = (&rules[r as usize], &rules[er as usize]);
+    fn keyword(rule: &Rule, k: u32) -> Option<&crate::ruleset::Keyword> {
         match &rule.matcher {
-            Matcher::Exact(kws) => kws.get(k),
+            Matcher::Exact(kws) => kws.get(k as usize),
             _ => None,
         }
     }

@@ -31,7 +31,7 @@ use crate::ruleset::FileSummary;
 
 /// Where a file is cut: about this many bytes of TOML per piece (a piece's document is then a
 /// few megabytes at most).
-pub(super) const PIECE_BYTES: usize = 256 * 1024;
+pub(super) const PIECE_BYTES: usize = 64 * 1024;
 
 /// At most this many threads read pieces (one per core up to it).
 const MAX_READERS: usize = 4;
