@@ -1,10 +1,15 @@
-//! Loading figures: wall time and peak resident memory to load, check and compile generated rule
-//! sets of 10,000 and 100,000 rules with the very loader `serve` uses at start-up (and on every
-//! reload). Each size is loaded in a fresh child process, so that its peak memory is its own.
+//! Loading figures: wall time and peak resident memory to load, check and compile rule sets with
+//! the very loader `serve` uses at start-up (and on every reload), each in a fresh child
+//! process so that its peak memory is its own:
 //!
-//! Run: `cargo bench --bench load` (`-- --sizes 1000,50000` for other sizes). Goals (issue 6):
-//! 10,000 rules in under 1 s and 100 MB. With `REPLYD_LOAD_PROFILE=1` each child also times the
-//! compiler, the shadowing analysis and the index on their own.
+//! - generated mixes of 10,000 and 100,000 rules of every kind (`--sizes`);
+//! - catalogues of 100,000 and 1,000,000 exact rules in one file (`id`, `match.exact`,
+//!   `reply.text` each, as shops load product codes; `--catalogues`).
+//!
+//! Run: `cargo bench --bench load` (`-- --sizes 1000,50000 --catalogues 200000` for other
+//! sizes; `0` for none). Goals: 10,000 mixed rules in under 1 s and 100 MB; 100,000 catalogue
+//! rules in under 1 s and 100 MB resident. With `REPLYD_LOAD_PROFILE=1` each child also times
+//! the compiler, the shadowing analysis and the index on their own.
 
 #[path = "ruleset_gen/mod.rs"]
 #[allow(dead_code)] // the probe texts are for the engine benchmark
@@ -23,36 +28,64 @@ fn main() {
         child(&args[i + 1]);
         return;
     }
-    let sizes: Vec<usize> = args
-        .iter()
-        .position(|a| a == "--sizes")
-        .and_then(|i| args.get(i + 1))
-        .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000, 100_000]);
+    let list = |flag: &str, default: &[usize]| -> Vec<usize> {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_else(|| default.to_vec())
+            .into_iter()
+            .filter(|n| *n > 0)
+            .collect()
+    };
     println!("replyd load benchmark: generate, then load in a fresh process (time, peak RSS)");
-    for n in sizes {
-        let dir = tempfile::tempdir().expect("temp dir");
+    for n in list("--sizes", &[10_000, 100_000]) {
         let g = ruleset_gen::generate(n);
-        let bytes: usize = g.files.iter().map(|(_, t)| t.len()).sum();
-        for (name, text) in &g.files {
-            std::fs::write(dir.path().join(name), text).expect("write rule file");
-        }
-        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
-            .args(["--load-child", dir.path().to_str().expect("UTF-8 path")])
-            .output()
-            .expect("run the child");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!(
-            "{n:>7} rules ({} files, {:.1} MB of TOML): {}",
-            g.files.len(),
-            bytes as f64 / 1e6,
-            String::from_utf8_lossy(&out.stdout).trim()
+        load_in_child(&format!("{n:>9} mixed rules"), g.files);
+    }
+    for n in list("--catalogues", &[100_000, 1_000_000]) {
+        load_in_child(
+            &format!("{n:>9} catalogue rules"),
+            vec![("catalogue.toml".to_owned(), catalogue(n))],
         );
     }
+}
+
+/// `n` exact rules in one file, as a shop's product codes.
+fn catalogue(n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(n * 120);
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "[[rule]]\nid = \"sku-{i}\"\nmatch.exact = \"SKU{i:07}\"\nreply.text = \"Product {i:07}: in stock, ships within 2 days.\"\n\n"
+        );
+    }
+    text
+}
+
+/// Writes `files` to a temporary directory and loads it in a child process.
+fn load_in_child(what: &str, files: Vec<(String, String)>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
+    for (name, text) in &files {
+        std::fs::write(dir.path().join(name), text).expect("write rule file");
+    }
+    drop(files);
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(["--load-child", dir.path().to_str().expect("UTF-8 path")])
+        .output()
+        .expect("run the child");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!(
+        "{what} ({:.1} MB of TOML): {}",
+        bytes as f64 / 1e6,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
 }
 
 /// Loads a directory once, as `serve` does, and prints time and memory.
