@@ -4,7 +4,11 @@
 //!    over 100 changes (median and worst);
 //! 2. a load run: client threads posting signed messages as fast as they can while the rules are
 //!    reloaded 100 times; every answer must be 200 and come wholly from one generation, and no
-//!    client may ever see an older generation after a newer one.
+//!    client may ever see an older generation after a newer one;
+//! 3. memory: a catalogue of 100,000 exact rules (`--catalogue N`) reloaded 10 times by SIGHUP
+//!    while a client keeps asking for a product code: the daemon's resident memory 2 s after
+//!    start-up and after each reload (the old set's memory must come back: no growth), its peak,
+//!    and every answer right.
 //!
 //! Run: `cargo bench --bench reload` (release build of the real daemon on 127.0.0.1).
 //! Options after `--`: `--settle-ms N` (default 100), `--clients N` (default 8).
@@ -33,7 +37,12 @@ fn main() {
             .unwrap_or(default)
     };
     let (settle_ms, clients) = (opt("--settle-ms", 100), opt("--clients", 8) as usize);
+    latency_and_load(settle_ms, clients);
+    memory_over_reloads(opt("--catalogue", 100_000) as usize);
+}
 
+/// Parts 1 and 2: reload latency, and a load run during 100 reloads.
+fn latency_and_load(settle_ms: u64, clients: usize) {
     let p = Project::new(&format!("reload_settle_ms = {settle_ms}"));
     // A realistic set beside the rule that changes: the shipped rules.
     p.copy_shipped_rules();
@@ -152,4 +161,76 @@ fn main() {
         (0, 0),
         "every request must be answered, and wholly by one generation"
     );
+}
+
+/// Part 3: resident memory over reloads of a catalogue of `n` exact rules.
+fn memory_over_reloads(n: usize) {
+    use std::fmt::Write as _;
+    if n == 0 {
+        return;
+    }
+    let mut text = String::with_capacity(n * 120);
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "[[rule]]\nid = \"sku-{i}\"\nmatch.exact = \"SKU{i:07}\"\nreply.text = \"Product {i:07}\"\n\n"
+        );
+    }
+    let p = Project::new("");
+    p.rule_file("catalogue.toml", &text);
+    drop(text);
+    let d = p.start();
+    let mb = |field: &str| {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kb / 1024.0
+    };
+    // jemalloc gives freed pages back about a second after they are freed.
+    std::thread::sleep(Duration::from_secs(2));
+    let start = mb("VmRSS:");
+    let peak_start = mb("VmHWM:");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, bad) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let asker = {
+        let (stop, ok, bad, addr) = (stop.clone(), ok.clone(), bad.clone(), d.addr);
+        std::thread::spawn(move || {
+            let mut c = Client::connect(addr);
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i = (i + 7919) % n;
+                match c.try_ask(&format!("sku{i:07}")) {
+                    Some(a) if a == format!("Product {i:07}") => ok.fetch_add(1, Ordering::Relaxed),
+                    Some(_) => bad.fetch_add(1, Ordering::Relaxed),
+                    None => {
+                        c = Client::connect(addr);
+                        bad.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        })
+    };
+    let mut after = Vec::new();
+    for generation in 2..=11 {
+        d.signal("HUP");
+        d.wait_for_log(&format!("generation={generation} "));
+        std::thread::sleep(Duration::from_secs(2));
+        after.push(mb("VmRSS:"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    asker.join().unwrap();
+    let list: Vec<String> = after.iter().map(|m| format!("{m:.1}")).collect();
+    println!(
+        "memory, {n} exact rules: resident {start:.1} MB after start-up (peak {peak_start:.1} MB); after each of 10 reloads: {} MB; peak {:.1} MB",
+        list.join(", "),
+        mb("VmHWM:"),
+    );
+    let (ok, bad) = (ok.load(Ordering::Relaxed), bad.load(Ordering::Relaxed));
+    println!("answers during the reloads: {ok} right, {bad} wrong or failed");
+    assert_eq!(bad, 0, "every answer during the reloads must be right");
 }

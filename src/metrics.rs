@@ -4,22 +4,36 @@
 //! A message is counted once: its first delivery counts in `replyd_messages_total` and the
 //! reply metrics, a retry only in `replyd_retries_total`. Labels take values from a closed set
 //! (message types, reply kinds, reasons) or from the rule files (rule ids, agent accounts), so
-//! the number of series is bounded by the rules, never by what clients send.
+//! the number of series is bounded by the rules, never by what clients send; and rule ids by
+//! [`MAX_RULE_SERIES`] too, since a catalogue has a rule per product.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use prometheus::{
     Encoder as _, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     Opts, Registry, TextEncoder,
 };
 
+/// The most rule ids the per-rule metrics name; answers of further rules are counted under
+/// `rule="~other"` ([`OTHER_RULES`]). Without it a catalogue of 100,000 rules makes as many
+/// series: about 50 MB of the daemon's memory and a `/metrics` page of as many lines.
+pub const MAX_RULE_SERIES: usize = 1000;
+
+/// The `rule` label of the answers of rules past [`MAX_RULE_SERIES`] (`~` starts no rule id).
+pub const OTHER_RULES: &str = "~other";
+
 /// The daemon's metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// The rule ids named so far by `rule_answers` and `clipped`.
+    rule_labels: Arc<Mutex<HashSet<Arc<str>>>>,
     /// Messages by `msg_type` (first deliveries).
     pub messages: IntCounterVec,
     /// Replies by `kind` (text, news, transfer_customer_service, …, success).
     pub replies: IntCounterVec,
-    /// Answers by the `rule` that gave them.
+    /// Answers by the `rule` that gave them (count with [`Metrics::rule_answered`]).
     pub rule_answers: IntCounterVec,
     /// Hand-overs to customer service, by `kf_account` (empty: any agent).
     pub transfers: IntCounterVec,
@@ -31,7 +45,7 @@ pub struct Metrics {
     pub bad_requests: IntCounterVec,
     /// Retries answered from the retry cache.
     pub retries: IntCounter,
-    /// Text replies cut to WeChat's limit, by rule.
+    /// Text replies cut to WeChat's limit, by rule (count with [`Metrics::rule_clipped`]).
     pub clipped: IntCounterVec,
     /// Reloads by `result` (applied, rejected, unreadable).
     pub reloads: IntCounterVec,
@@ -263,11 +277,40 @@ impl Metrics {
             upstream_latency,
             upstream_copies,
             registry,
+            rule_labels: Arc::default(),
         };
         m.last_reload_success.set(1);
         m.redis_up.set(1);
         m.agents_online.set(-1);
         m
+    }
+
+    /// Counts an answer of `rule`.
+    pub fn rule_answered(&self, rule: &Arc<str>) {
+        self.rule_answers
+            .with_label_values(&[self.rule_label(rule)])
+            .inc();
+    }
+
+    /// Counts a text reply of `rule` cut to WeChat's limit.
+    pub fn rule_clipped(&self, rule: &Arc<str>) {
+        self.clipped
+            .with_label_values(&[self.rule_label(rule)])
+            .inc();
+    }
+
+    /// `rule` itself while fewer than [`MAX_RULE_SERIES`] ids are named, else [`OTHER_RULES`].
+    fn rule_label<'a>(&self, rule: &'a Arc<str>) -> &'a str {
+        let mut named = self
+            .rule_labels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if named.contains(&**rule) || (named.len() < MAX_RULE_SERIES && named.insert(rule.clone()))
+        {
+            rule
+        } else {
+            OTHER_RULES
+        }
     }
 
     /// Everything, in the Prometheus text format.
@@ -313,5 +356,34 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("replyd_last_reload_success 1"), "{text}");
+    }
+
+    #[test]
+    fn rule_ids_past_the_cap_are_counted_together() {
+        let m = Metrics::new();
+        for i in 0..MAX_RULE_SERIES + 10 {
+            m.rule_answered(&Arc::from(format!("sku-{i}")));
+        }
+        // A rule named before the cap keeps its series.
+        m.rule_answered(&Arc::from("sku-0"));
+        m.rule_clipped(&Arc::from("sku-5000"));
+        let text = m.render();
+        assert!(
+            text.contains("replyd_rule_answers_total{rule=\"sku-0\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("replyd_rule_answers_total{rule=\"~other\"} 10"),
+            "{text}"
+        );
+        assert!(
+            text.contains("replyd_replies_clipped_total{rule=\"~other\"} 1"),
+            "{text}"
+        );
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("replyd_rule_answers_total{"))
+            .count();
+        assert_eq!(series, MAX_RULE_SERIES + 1);
     }
 }

@@ -216,7 +216,7 @@ fn decide(state: &State, message: &Message, cooldowns: &dyn Cooldowns) -> Decide
                 rule = &*r.id,
                 "the reply text rendered over 2047 bytes and was cut to fit"
             );
-            state.metrics.clipped.with_label_values(&[&*r.id]).inc();
+            state.metrics.rule_clipped(&r.id);
         }
     }
     let rule = answer.winner.as_ref().map(|(r, _)| r.id.clone());

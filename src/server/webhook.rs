@@ -317,7 +317,7 @@ fn count(state: &State, message: &Message, answered: &Answered, delivery: Delive
         .with_label_values(&[answered.passive.label()])
         .inc();
     match &answered.rule {
-        Some(rule) => m.rule_answers.with_label_values(&[&**rule]).inc(),
+        Some(rule) => m.rule_answered(rule),
         None => m
             .fall_throughs
             .with_label_values(&[match answered.passive {
