@@ -6,6 +6,7 @@
 #
 #   benches/http.sh                  # 10 s per run, 64 connections, 2 wrk threads
 #   DURATION=30s CONNS=128 benches/http.sh
+#   PERF=1 benches/http.sh           # also: where replyd's time goes in the plaintext hit run
 #
 # Needs wrk (Debian: apt-get install wrk). Every request is a distinct message (its own MsgId),
 # so none is answered from the retry cache.
@@ -163,7 +164,20 @@ cpu_run() {
 echo "HTTP benchmark: $DURATION per run, $CONNS connections, $THREADS wrk threads, $(nproc) cores (servers on ${SERVER_CPUS:-any}, wrk on ${WRK_CPUS:-any})"
 printf '%-28s %12s %10s %10s %8s %9s\n' run "requests/s" p50 p99 non-2xx "of ceiling"
 ceiling1=$(cpu_run "$CEILING_PID" $CEILING_PORT "$tmp/hit.txt")
+if [ -n "${PERF:-}" ]; then
+    # Linux's perf (Debian: linux-perf), sampling replyd's threads while the run lasts.
+    perf record -q -F 2000 -g -p "$REPLYD_PID" -o "${PERF_OUT:=$tmp/perf.data}" -- sleep "${DURATION%s}" 2>/dev/null &
+    PERF_PID=$!
+fi
 hit=$(cpu_run "$REPLYD_PID" $REPLYD_PORT "$tmp/hit.txt")
+if [ -n "${PERF:-}" ]; then
+    wait "$PERF_PID" || true
+    echo "where replyd's time goes in the plaintext hit run (perf, self time, by shared object and function):"
+    perf report -i "$PERF_OUT" --no-children --sort dso,sym --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9]' | head -40
+    echo "by shared object:"
+    perf report -i "$PERF_OUT" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+fi
 miss=$(run $REPLYD_PORT "$tmp/miss.txt")
 safe=$(run $REPLYD_PORT "$tmp/safe.txt")
 forward=$(run $FORWARD_PORT "$tmp/miss.txt")
