@@ -157,10 +157,12 @@ impl Compiler {
             .map_or(1, std::num::NonZeroUsize::get)
             .clamp(1, MAX_READERS);
         std::thread::scope(|scope| {
-            let turns: Vec<_> = (0..readers)
-                .map(|reader| {
-                    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                    scope.spawn(move || {
+            let mut turns = Vec::with_capacity(readers);
+            for reader in 0..readers {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let spawned = std::thread::Builder::new()
+                    .name("replyd-rules".into())
+                    .spawn_scoped(scope, move || {
                         for range in ranges.iter().skip(reader).step_by(readers) {
                             let piece = read_piece(text, range);
                             let failed = piece.is_none();
@@ -170,9 +172,12 @@ impl Compiler {
                             }
                         }
                     });
-                    rx
-                })
-                .collect();
+                // No thread to be had: the file is read whole, on this one.
+                if spawned.is_err() {
+                    return false;
+                }
+                turns.push(rx);
+            }
             for turn in turns.iter().cycle().take(ranges.len()) {
                 let Ok(Some(entries)) = turn.recv() else {
                     return false;
