@@ -1,15 +1,17 @@
 //! The rule compiler: [`Sources`] → [`Compiled`] (every rule that compiled, indexed, and every
 //! diagnostic).
 //!
-//! Each file is parsed with `toml`'s recoverable parser; each `[[rule]]` and `[[test]]` entry is
-//! then deserialized on its own, so one broken entry never hides another. Checks that need the
-//! whole set (duplicate ids, the same exact keyword twice at one priority, what a test expects)
-//! run after every file is read.
+//! Each file is parsed with `toml`'s recoverable parser (a large one a piece at a time, with the
+//! same result); each `[[rule]]`, `[[test]]` and `[[schedule]]` entry is then deserialized on
+//! its own, so one broken entry never hides another. Checks that need the whole set (duplicate
+//! ids, the same exact keyword twice at one priority, what a test expects) run after every file
+//! is read.
 //!
-//! Files, one job each: this one drives (files, entries, ids);
-//! `one_of.rs` is the one "exactly one of" check; `matchers.rs` builds `match.*`, `replies.rs` builds `reply.*` and its templates,
-//! `rule_tests.rs` the `[[test]]` entries, `cross.rs` the checks across files, `suggest.rs` the
-//! "did you mean" help.
+//! Files, one job each: this one drives (files, entries, ids); `entries.rs` reads one entry;
+//! `pieces.rs` reads a large file in pieces on reader threads; `one_of.rs` is the one "exactly
+//! one of" check; `matchers.rs` builds `match.*`, `replies.rs` builds `reply.*` and its
+//! templates, `rule_tests.rs` the `[[test]]` entries, `cross.rs` the checks across files,
+//! `suggest.rs` the "did you mean" help.
 
 mod cross;
 mod entries;
@@ -227,7 +229,8 @@ impl Compiler {
         };
         let path: Arc<Path> = Arc::from(src.path());
         // A large file is read a piece at a time (pieces.rs); when a piece does not parse on
-        // its own, what it added is undone and the file is parsed whole, for the exact errors.
+        // its own or has a malformed entry, what the pieces added is undone and the file is
+        // parsed whole, for the whole document's messages.
         if let Some(pieces) = pieces::split(src.text(), self.piece_bytes) {
             let mark = self.mark();
             self.rules.reserve(pieces.rules);
