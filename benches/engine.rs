@@ -9,6 +9,7 @@
 //! 10,000 rules.
 
 #[path = "ruleset_gen/mod.rs"]
+#[allow(dead_code)] // the catalogue is for the load and reload benchmarks
 mod ruleset_gen;
 
 use std::borrow::Cow;

@@ -46,22 +46,9 @@ fn main() {
     for n in list("--catalogues", &[100_000, 1_000_000]) {
         load_in_child(
             &format!("{n:>9} catalogue rules"),
-            vec![("catalogue.toml".to_owned(), catalogue(n))],
+            vec![("catalogue.toml".to_owned(), ruleset_gen::catalogue(n))],
         );
     }
-}
-
-/// `n` exact rules in one file, as a shop's product codes.
-fn catalogue(n: usize) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(n * 120);
-    for i in 0..n {
-        let _ = write!(
-            text,
-            "[[rule]]\nid = \"sku-{i}\"\nmatch.exact = \"SKU{i:07}\"\nreply.text = \"Product {i:07}: in stock, ships within 2 days.\"\n\n"
-        );
-    }
-    text
 }
 
 /// Writes `files` to a temporary directory and loads it in a child process.

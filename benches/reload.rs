@@ -17,6 +17,10 @@
 #[allow(dead_code)]
 mod util;
 
+#[path = "ruleset_gen/mod.rs"]
+#[allow(dead_code)] // the mixed sets are for the other benchmarks
+mod ruleset_gen;
+
 #[path = "support/client.rs"]
 mod client;
 
@@ -165,20 +169,11 @@ fn latency_and_load(settle_ms: u64, clients: usize) {
 
 /// Part 3: resident memory over reloads of a catalogue of `n` exact rules.
 fn memory_over_reloads(n: usize) {
-    use std::fmt::Write as _;
     if n == 0 {
         return;
     }
-    let mut text = String::with_capacity(n * 120);
-    for i in 0..n {
-        let _ = write!(
-            text,
-            "[[rule]]\nid = \"sku-{i}\"\nmatch.exact = \"SKU{i:07}\"\nreply.text = \"Product {i:07}\"\n\n"
-        );
-    }
     let p = Project::new("");
-    p.rule_file("catalogue.toml", &text);
-    drop(text);
+    p.rule_file("catalogue.toml", &ruleset_gen::catalogue(n));
     let d = p.start();
     let mb = |field: &str| {
         let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
@@ -205,7 +200,9 @@ fn memory_over_reloads(n: usize) {
             while !stop.load(Ordering::Relaxed) {
                 i = (i + 7919) % n;
                 match c.try_ask(&format!("sku{i:07}")) {
-                    Some(a) if a == format!("Product {i:07}") => ok.fetch_add(1, Ordering::Relaxed),
+                    Some(a) if a == ruleset_gen::catalogue_reply(i) => {
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     Some(_) => bad.fetch_add(1, Ordering::Relaxed),
                     None => {
                         c = Client::connect(addr);

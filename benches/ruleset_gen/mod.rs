@@ -124,3 +124,23 @@ pub fn generate(n: usize) -> Generated {
         event_key: format!("KEY_{}", n + events / 2),
     }
 }
+
+/// A catalogue: `n` exact rules in one TOML text (`id`, `match.exact`, `reply.text` each), as a
+/// shop loads its product codes. Rule `i` answers `SKU{i:07}` (any case) with
+/// [`catalogue_reply`]`(i)`.
+pub fn catalogue(n: usize) -> String {
+    let mut text = String::with_capacity(n * 120);
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "[[rule]]\nid = \"sku-{i}\"\nmatch.exact = \"SKU{i:07}\"\nreply.text = \"{}\"\n\n",
+            catalogue_reply(i)
+        );
+    }
+    text
+}
+
+/// The text rule `i` of a [`catalogue`] answers.
+pub fn catalogue_reply(i: usize) -> String {
+    format!("Product {i:07}: in stock, ships within 2 days.")
+}

@@ -78,16 +78,11 @@ pub async fn serve(
             limits.grace
         );
     }
-    // Event copies queued until now are sent, within the same grace time.
+    // Event copies and reply.all's follow-ups queued until now are sent, within the same grace
+    // time.
     for state in site.accounts() {
         state.upstreams.copies.drain(limits.grace).await;
-        // reply.all's follow-ups too, when there is an API to send them through.
-        if state.api.is_some() && !state.outbox.drain(limits.grace).await {
-            warn!(
-                "customer-service messages still queued after {:?}; they are not sent",
-                limits.grace
-            );
-        }
+        state.outbox.drain(limits.grace).await;
     }
 }
 

@@ -4,12 +4,11 @@
 //! queue drops (counted); a failed message is counted by errcode and not retried, and the rest
 //! of its job is skipped, so nothing arrives twice or out of order.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::warn;
 
@@ -99,14 +98,16 @@ impl Outbox {
                 .inc_by(n);
         }
     }
-}
 
-impl Outbox {
-    /// Waits, for at most `grace`, until every queued job has been sent (at shutdown); `false`
-    /// when some were not.
-    pub async fn drain(&self, grace: Duration) -> bool {
+    /// Sends what is queued, for at most `grace` (at shutdown); what is left then is not sent
+    /// (logged). Without the sending task (no API) there is nothing to wait for.
+    pub async fn drain(&self, grace: Duration) {
+        let started = self.rx.lock().unwrap_or_else(|p| p.into_inner()).is_none();
+        if !started {
+            return;
+        }
         let (count, ended) = &*self.pending;
-        tokio::time::timeout(grace, async {
+        let drained = tokio::time::timeout(grace, async {
             loop {
                 // Registered before the count is read, so that no ending is missed between.
                 let notified = ended.notified();
@@ -118,8 +119,10 @@ impl Outbox {
                 notified.await;
             }
         })
-        .await
-        .is_ok()
+        .await;
+        if drained.is_err() {
+            warn!("customer-service messages still queued after {grace:?}; they are not sent");
+        }
     }
 }
 

@@ -49,13 +49,13 @@ pub(super) enum RawEntry {
 /// An entry serde could not read, and the rule's id when it has one (tests that name a broken
 /// rule must not also report "no rule has the id").
 pub(super) struct Malformed {
-    pub kind: EntryKind,
     pub error: toml::de::Error,
     pub id: Option<Spanned<String>>,
 }
 
-/// An entry as read: where its header is, and what it holds.
+/// An entry as read: its kind, where its header is, and what it holds.
 pub(super) struct Read {
+    pub kind: EntryKind,
     pub header: Range<usize>,
     pub raw: Result<RawEntry, Malformed>,
 }
@@ -63,7 +63,7 @@ pub(super) struct Read {
 /// Deserializes one entry of `kind`.
 pub(super) fn read(kind: EntryKind, elem: Spanned<DeValue<'_>>) -> Read {
     let header = elem.span();
-    let malformed = |error, id| Malformed { kind, error, id };
+    let malformed = |error, id| Malformed { error, id };
     let raw = match kind {
         EntryKind::Rule => {
             // Borrowed from the file unless it has escapes: no copy per rule.
@@ -85,5 +85,5 @@ pub(super) fn read(kind: EntryKind, elem: Spanned<DeValue<'_>>) -> Read {
             .map(RawEntry::Schedule)
             .map_err(|e| malformed(e, None)),
     };
-    Read { header, raw }
+    Read { kind, header, raw }
 }

@@ -90,16 +90,9 @@ pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
 /// [`compile_with`], cutting files larger than `piece_bytes` into pieces (pieces.rs).
 fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize) -> Compiled {
     let mut cx = Compiler {
-        diags: Vec::new(),
-        rules: Vec::new(),
-        ids: HashMap::new(),
-        raw_tests: Vec::new(),
-        files: Vec::new(),
-        regex_budget: matchers::RegexBudget::default(),
-        schedules: when::Schedules::default(),
-        pending_gates: Vec::new(),
         declared: Arc::new(declared.clone()),
         piece_bytes,
+        ..Compiler::default()
     };
     for (id, file) in sources.iter() {
         cx.file(id, file);
@@ -158,6 +151,7 @@ fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize)
     }
 }
 
+#[derive(Default)]
 struct Compiler {
     diags: Vec<Diagnostic>,
     rules: Vec<Rule>,
@@ -329,13 +323,7 @@ impl Compiler {
             header: read.header,
             declared: &declared,
         };
-        let kind = match &read.raw {
-            Ok(RawEntry::Rule(_)) => EntryKind::Rule,
-            Ok(RawEntry::Test(_)) => EntryKind::Test,
-            Ok(RawEntry::Schedule(_)) => EntryKind::Schedule,
-            Err(m) => m.kind,
-        };
-        match kind {
+        match read.kind {
             EntryKind::Rule => summary.rules += 1,
             EntryKind::Test => summary.tests += 1,
             EntryKind::Schedule => {}
@@ -346,7 +334,7 @@ impl Compiler {
             Ok(RawEntry::Schedule(raw)) => self.schedules.add(&entry, raw, &mut self.diags),
             Err(m) => {
                 self.push(suggest::serde_error(&entry, &m.error));
-                if m.kind == EntryKind::Rule {
+                if read.kind == EntryKind::Rule {
                     self.rule_id(&entry, m.id.as_ref());
                 }
             }

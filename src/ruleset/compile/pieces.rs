@@ -37,7 +37,7 @@ pub(super) const PIECE_BYTES: usize = 64 * 1024;
 const MAX_READERS: usize = 4;
 
 /// A file cut into pieces.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct Pieces {
     /// Contiguous byte ranges covering the whole file, each starting at an entry's header
     /// (the first at 0).

@@ -11,7 +11,8 @@ use crate::diag::{Code, Diagnostic};
 
 /// Help for an unknown top-level key of a rule file.
 pub(super) fn top_level(name: &str) -> String {
-    match did_you_mean(name, &["rule", "test", "schedule"]) {
+    let kinds = super::entries::EntryKind::ALL.map(|(key, _)| key);
+    match did_you_mean(name, &kinds) {
         Some(s) => format!("did you mean `[[{s}]]`?"),
         None => "a rule file holds only [[rule]] and [[test]] entries".to_owned(),
     }
