@@ -5,7 +5,7 @@
 //! replyd does not answer on these fields; it reads them so that `try` and the debug log show
 //! what WeChat sent, and so that a backend behind replyd (or an operator) can see them.
 
-use serde::Deserialize;
+use super::wire::WireDetail;
 
 /// The fields of an event beyond its name and key.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -128,74 +128,6 @@ impl Detail {
     }
 }
 
-/// The elements of an event's detail, as serde read them into the message's `Wire` (quick-xml
-/// does not flatten, so the parser moves them here).
-#[derive(Debug, Default)]
-pub(super) struct WireDetail {
-    pub scan_code_info: Option<WireScanCode>,
-    pub send_pics_info: Option<WirePics>,
-    pub send_location_info: Option<WireLocation>,
-    pub kf_account: Option<String>,
-    pub from_kf_account: Option<String>,
-    pub to_kf_account: Option<String>,
-    pub status: Option<String>,
-    pub subscribe_msg_popup_event: Option<WireSubscriptions>,
-    pub subscribe_msg_change_event: Option<WireSubscriptions>,
-    pub subscribe_msg_sent_event: Option<WireSubscriptions>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct WireScanCode {
-    scan_type: Option<String>,
-    scan_result: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct WirePics {
-    count: Option<String>,
-    pic_list: Option<WirePicList>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct WirePicList {
-    #[serde(default)]
-    item: Vec<WirePic>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WirePic {
-    pic_md5_sum: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct WireLocation {
-    #[serde(rename = "Location_X")]
-    location_x: Option<String>,
-    #[serde(rename = "Location_Y")]
-    location_y: Option<String>,
-    scale: Option<String>,
-    label: Option<String>,
-    poiname: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct WireSubscriptions {
-    #[serde(rename = "List", default)]
-    list: Vec<WireSubscription>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireSubscription {
-    template_id: Option<String>,
-    subscribe_status_string: Option<String>,
-    error_status: Option<String>,
-}
-
 impl WireDetail {
     /// The detail of a known event kind, from the elements it carries. `menu_id` is the
     /// message's `MenuId` (shared with `VIEW`).
@@ -210,7 +142,7 @@ impl WireDetail {
         if let Some(p) = self.send_pics_info {
             let md5: Vec<String> = p
                 .pic_list
-                .map(|l| l.item.into_iter().map(|i| text(i.pic_md5_sum)).collect())
+                .map(|items| items.into_iter().map(text).collect())
                 .unwrap_or_default();
             let count = p
                 .count

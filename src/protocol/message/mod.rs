@@ -1,22 +1,20 @@
 //! Incoming messages: WeChat's XML body → a typed [`Message`].
 //!
-//! The XML is read with quick-xml's serde support into a flat [`Wire`] struct whose fields are
-//! all optional strings (WeChat wraps some numbers in CDATA and some not, so every value is read
-//! as text and converted here). Elements replyd does not know are skipped; an unknown `MsgType`
-//! or `Event` is kept with its raw name ([`Body::Other`], [`Event::Other`]) and never rejected.
-//!
-//! Before serde sees the body, [`parse`] checks the prologue itself: a DOCTYPE (the door to
-//! entity expansion and XXE) is refused, and the root element must be `<xml>`.
-
-use quick_xml::events::Event as XmlEvent;
-use serde::Deserialize;
+//! The XML is read by a pull reader over quick-xml's events ([`xml`]) into a flat `Wire`
+//! struct whose fields are all optional strings ([`wire`]: WeChat wraps some numbers in CDATA
+//! and some not, so every value is read as text and converted here). Elements replyd does not
+//! know are skipped; an unknown `MsgType` or `Event` is kept with its raw name ([`Body::Other`],
+//! [`Event::Other`]) and never rejected. A DOCTYPE (the door to entity expansion and XXE) is
+//! refused, and the root element must be `<xml>`.
 
 use super::vocab::{EventKind, MsgType};
 
 mod detail;
+mod wire;
+mod xml;
 
 pub use detail::{Detail, Subscription};
-use detail::{WireDetail, WireLocation, WirePics, WireScanCode, WireSubscriptions};
+use wire::{Wire, WireDetail};
 
 /// Why a body is not a message replyd can answer. Each is a 400 for the HTTP client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +34,10 @@ pub enum ParseError {
     /// The root element is not `<xml>`.
     #[error("the root element is <{0}>, not <xml>")]
     WrongRoot(String),
+    /// An element replyd reads appears twice: replyd and a backend behind it could read the
+    /// body two ways.
+    #[error("<{0}> appears twice")]
+    Repeated(String),
     /// A field every message carries is missing or empty.
     #[error("the message has no <{0}>")]
     Missing(&'static str),
@@ -69,6 +71,7 @@ impl ParseError {
             ParseError::Doctype => "doctype",
             ParseError::NoRoot => "no_root",
             ParseError::WrongRoot(_) => "wrong_root",
+            ParseError::Repeated(_) => "repeated_field",
             ParseError::Missing(_) => "missing_field",
             ParseError::TooLong { .. } => "too_long",
             ParseError::NotANumber { .. } => "not_a_number",
@@ -332,52 +335,6 @@ impl Event {
     }
 }
 
-/// The XML as serde sees it: every element replyd reads, as optional text.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Wire {
-    to_user_name: Option<String>,
-    from_user_name: Option<String>,
-    create_time: Option<String>,
-    msg_type: Option<String>,
-    msg_id: Option<String>,
-    content: Option<String>,
-    pic_url: Option<String>,
-    media_id: Option<String>,
-    format: Option<String>,
-    recognition: Option<String>,
-    thumb_media_id: Option<String>,
-    #[serde(rename = "Location_X")]
-    location_x: Option<String>,
-    #[serde(rename = "Location_Y")]
-    location_y: Option<String>,
-    scale: Option<String>,
-    label: Option<String>,
-    title: Option<String>,
-    description: Option<String>,
-    url: Option<String>,
-    event: Option<String>,
-    event_key: Option<String>,
-    ticket: Option<String>,
-    latitude: Option<String>,
-    longitude: Option<String>,
-    precision: Option<String>,
-    menu_id: Option<String>,
-    /// `MsgID` (capital D): the id of TEMPLATESENDJOBFINISH and MASSSENDJOBFINISH.
-    #[serde(rename = "MsgID")]
-    msg_id_upper: Option<String>,
-    scan_code_info: Option<WireScanCode>,
-    send_pics_info: Option<WirePics>,
-    send_location_info: Option<WireLocation>,
-    kf_account: Option<String>,
-    from_kf_account: Option<String>,
-    to_kf_account: Option<String>,
-    status: Option<String>,
-    subscribe_msg_popup_event: Option<WireSubscriptions>,
-    subscribe_msg_change_event: Option<WireSubscriptions>,
-    subscribe_msg_sent_event: Option<WireSubscriptions>,
-}
-
 /// Parses a WeChat message body.
 ///
 /// # Errors
@@ -386,10 +343,7 @@ struct Wire {
 /// a missing `ToUserName`, `FromUserName`, `CreateTime` or `MsgType`, or a number that is not one.
 pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
-    check_prologue(text)?;
-    let wire: Wire = quick_xml::de::from_str(text)
-        .map_err(|e| ParseError::Xml(clip(&e.to_string(), 200).into_owned()))?;
-    Message::from_wire(wire)
+    Message::from_wire(Wire::read(text)?)
 }
 
 /// The `Encrypt` element of an encrypted (safe or compatible mode) body, if it has one.
@@ -399,38 +353,8 @@ pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
 /// The same as [`parse`] for a body that is not UTF-8, not XML, has a DOCTYPE or a root other
 /// than `<xml>`.
 pub fn encrypted_part(body: &[u8]) -> Result<Option<String>, ParseError> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        #[serde(rename = "Encrypt")]
-        encrypt: Option<String>,
-    }
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
-    check_prologue(text)?;
-    let envelope: Envelope = quick_xml::de::from_str(text)
-        .map_err(|e| ParseError::Xml(clip(&e.to_string(), 200).into_owned()))?;
-    Ok(envelope.encrypt.filter(|e| !e.trim().is_empty()))
-}
-
-/// Looks at everything before the root element: refuses a DOCTYPE, requires `<xml>`.
-fn check_prologue(text: &str) -> Result<(), ParseError> {
-    let mut reader = quick_xml::Reader::from_str(text);
-    loop {
-        match reader.read_event() {
-            Ok(XmlEvent::Start(e)) | Ok(XmlEvent::Empty(e)) => {
-                let name = e.name();
-                let name = name.into_inner();
-                return if name == "xml" {
-                    Ok(())
-                } else {
-                    Err(ParseError::WrongRoot(truncate(name)))
-                };
-            }
-            Ok(XmlEvent::DocType(_)) => return Err(ParseError::Doctype),
-            Ok(XmlEvent::Eof) => return Err(ParseError::NoRoot),
-            Ok(_) => {}
-            Err(e) => return Err(ParseError::Xml(clip(&e.to_string(), 200).into_owned())),
-        }
-    }
+    Ok(wire::encrypt(text)?.filter(|e| !e.trim().is_empty()))
 }
 
 impl Message {
@@ -474,18 +398,6 @@ impl Message {
             },
             Some(MsgType::Event) => {
                 let name = required(w.event, "Event")?;
-                let detail = WireDetail {
-                    scan_code_info: w.scan_code_info,
-                    send_pics_info: w.send_pics_info,
-                    send_location_info: w.send_location_info,
-                    kf_account: w.kf_account,
-                    from_kf_account: w.from_kf_account,
-                    to_kf_account: w.to_kf_account,
-                    status: w.status,
-                    subscribe_msg_popup_event: w.subscribe_msg_popup_event,
-                    subscribe_msg_change_event: w.subscribe_msg_change_event,
-                    subscribe_msg_sent_event: w.subscribe_msg_sent_event,
-                };
                 // Only a LOCATION event's numbers are read: a stray field elsewhere is ignored.
                 let location = if EventKind::parse(&name) == Some(EventKind::Location) {
                     [
@@ -498,7 +410,7 @@ impl Message {
                 };
                 // Whitespace around an identifier is the XML's layout, not the value.
                 let key = w.event_key.map(|k| k.trim().to_owned());
-                Body::Event(event_of(name, key, w.ticket, w.menu_id, location, detail))
+                Body::Event(event_of(name, key, w.ticket, w.menu_id, location, w.detail))
             }
             None => Body::Other { msg_type },
         };

@@ -459,3 +459,108 @@ fn whitespace_around_identifiers_is_not_part_of_them() {
         })
     );
 }
+
+/// A text message whose `<Content>` element is written as `content_xml`.
+fn with_content(content_xml: &str) -> Result<Message, ParseError> {
+    let body = format!(
+        "<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>\
+         <CreateTime>1</CreateTime><MsgType>text</MsgType>{content_xml}</xml>"
+    );
+    parse(body.as_bytes())
+}
+
+fn content(content_xml: &str) -> String {
+    match with_content(content_xml)
+        .unwrap_or_else(|e| panic!("{content_xml}: {e}"))
+        .body
+    {
+        Body::Text { content } => content,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_value_is_its_text_cdata_and_references_joined() {
+    // Every way XML has of writing `<你好> & "hi"` reads as the same text.
+    let written = [
+        "<Content><![CDATA[<你好> & \"hi\"]]></Content>",
+        "<Content>&lt;你好&gt; &amp; &quot;hi&quot;</Content>",
+        "<Content>&lt;&#20320;&#x597D;&gt; &amp; \"hi\"</Content>",
+        "<Content><![CDATA[<你]]>好&gt;<!-- a comment --> &amp;<?pi x?> <![CDATA[\"hi\"]]></Content>",
+    ];
+    for xml in written {
+        assert_eq!(content(xml), "<你好> & \"hi\"", "{xml}");
+    }
+    // Nothing is trimmed; line ends are normalized as XML says.
+    assert_eq!(content("<Content>  a\r\nb\r </Content>"), "  a\nb\n ");
+    assert_eq!(content("<Content><![CDATA[ x\r\n ]]></Content>"), " x\n ");
+    assert_eq!(content("<Content/>"), "");
+    assert_eq!(content("<Content></Content>"), "");
+    // An apostrophe entity and a character reference to a line end are characters like others.
+    assert_eq!(content("<Content>it&apos;s&#10;</Content>"), "it's\n");
+}
+
+#[test]
+fn elements_replyd_does_not_read_are_skipped_with_what_they_hold() {
+    assert_eq!(
+        content(
+            "<Unknown a=\"1\">u<b>v<c/></b><Content>not this one</Content></Unknown>\
+             <Content>hi</Content><Empty/><ArticleCount>2</ArticleCount>"
+        ),
+        "hi"
+    );
+    // Attributes are not read, on any element.
+    assert_eq!(content("<Content lang=\"zh\">hi</Content>"), "hi");
+}
+
+#[test]
+fn a_body_that_could_be_read_two_ways_is_refused() {
+    let cases = [
+        // The same field twice: replyd and a backend behind it could each take a different one.
+        (
+            "<Content>a</Content><Content>b</Content>",
+            ParseError::Repeated("Content".into()),
+        ),
+        (
+            "<Content>a</Content><ScanCodeInfo/><ScanCodeInfo/>",
+            ParseError::Repeated("ScanCodeInfo".into()),
+        ),
+    ];
+    for (xml, expected) in cases {
+        assert_eq!(with_content(xml), Err(expected), "{xml}");
+    }
+    assert_eq!(
+        ParseError::Repeated("Content".into()).to_string(),
+        "<Content> appears twice"
+    );
+    for xml in [
+        // An element where text belongs.
+        "<Content>a<b>c</b></Content>",
+        // An entity XML does not define (there is no DTD to define one), or a bad reference.
+        "<Content>&nbsp;</Content>",
+        "<Content>a</Content>&bogus;",
+        "<Content>&#xFFFFFFFF;</Content>",
+        // A malformed attribute: the tag is not well-formed.
+        "<Content x>a</Content>",
+        "<Content>a</Content><Other y/>",
+    ] {
+        assert!(
+            matches!(with_content(xml), Err(ParseError::Xml(_))),
+            "{xml}: {:?}",
+            with_content(xml)
+        );
+    }
+    // Text before the root element is not XML either.
+    let body = "hi<xml><ToUserName>a</ToUserName></xml>";
+    assert_eq!(
+        parse(body.as_bytes()),
+        Err(ParseError::Xml("text before the root element".into()))
+    );
+    // A lone root element is a message without fields.
+    assert_eq!(parse(b"<xml/>"), Err(ParseError::Missing("ToUserName")));
+    // A body that stops inside an element says which.
+    assert_eq!(
+        parse(b"<xml><ToUserName>a</ToUserName><Content>b"),
+        Err(ParseError::Xml("the body ends inside <Content>".into()))
+    );
+}
