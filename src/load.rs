@@ -7,10 +7,11 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::analysis;
 use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
-use crate::ruleset::{Declared, RuleSet, compile_with};
+use crate::ruleset::{Declared, Fingerprint, RuleSet, compile_with};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
 #[derive(Debug)]
@@ -18,7 +19,10 @@ pub struct Loaded {
     /// The text of every rule file read, for rendering diagnostics.
     pub sources: Sources,
     /// The rule set; `None` when any diagnostic is an error.
-    pub ruleset: Option<RuleSet>,
+    pub ruleset: Option<Arc<RuleSet>>,
+    /// Whether the files were those the served set was compiled from, so that the rule set is
+    /// that set, not compiled again ([`reload_paths`]).
+    pub unchanged: bool,
     /// Every problem, errors and warnings.
     pub diagnostics: Vec<Diagnostic>,
     /// Counts for a summary line.
@@ -99,18 +103,63 @@ pub fn load_paths_at(
     declared: &Declared,
     now: jiff::Timestamp,
 ) -> Result<Loaded, LoadError> {
+    load_reusing(paths, declared, now, None)
+}
+
+/// [`load_paths_at`] for a reload: when the files are byte for byte those `served` was
+/// compiled from (the same paths, the same texts, the same declarations: its
+/// [`Fingerprint`](crate::ruleset::Fingerprint)), nothing is compiled and `served` itself comes
+/// back ([`Loaded::unchanged`]), so a reload of unchanged files costs no second copy of the
+/// set. Its `[[test]]`s run again as of `now`, as for any load.
+///
+/// # Errors
+///
+/// When a path does not exist or cannot be read at all.
+pub fn reload_paths(
+    paths: &[PathBuf],
+    declared: &Declared,
+    now: jiff::Timestamp,
+    served: Arc<RuleSet>,
+) -> Result<Loaded, LoadError> {
+    load_reusing(paths, declared, now, Some(served))
+}
+
+fn load_reusing(
+    paths: &[PathBuf],
+    declared: &Declared,
+    now: jiff::Timestamp,
+    served: Option<Arc<RuleSet>>,
+) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
-    let compiled = compile_with(&sources, declared);
-    diagnostics.extend(compiled.diagnostics);
+    let unchanged = served.filter(|set| {
+        diagnostics.is_empty() && set.fingerprint() == Fingerprint::of(&sources, declared)
+    });
+    let reused = unchanged.is_some();
+    let (set, complete, files) = match unchanged {
+        // Its compile diagnostics were warnings at most, logged when it was loaded.
+        Some(set) => {
+            let files = set.files().to_vec();
+            (Some(set), true, files)
+        }
+        None => {
+            let compiled = compile_with(&sources, declared);
+            diagnostics.extend(compiled.diagnostics);
+            (
+                compiled.set.map(Arc::new),
+                compiled.complete,
+                compiled.files,
+            )
+        }
+    };
     let mut summary = Summary {
         files: sources.len(),
-        rules: compiled.files.iter().map(|f| f.rules).sum(),
-        tests: compiled.files.iter().map(|f| f.tests).sum(),
+        rules: files.iter().map(|f| f.rules).sum(),
+        tests: files.iter().map(|f| f.tests).sum(),
         ..Summary::default()
     };
     // Shadowing is analysed over every rule that compiled, so that one broken file does not
     // hide the warnings of the others; tests run only on the whole set.
-    if let Some(set) = &compiled.set {
+    if let Some(set) = &set {
         // A keyword already reported as an error (a duplicate) is not reported again.
         let errors_at: std::collections::HashSet<_> = diagnostics
             .iter()
@@ -123,21 +172,20 @@ pub fn load_paths_at(
                 .filter(|d| d.location.as_ref().is_none_or(|l| !errors_at.contains(l))),
         );
         diagnostics.extend(analysis::expired(set, now));
-        if compiled.complete {
+        if complete {
             let failures = analysis::run_tests(set, now);
             summary.tests_run = set.tests().len();
             summary.tests_failed = failures.len();
             diagnostics.extend(failures);
         }
     }
-    let ruleset = compiled
-        .set
-        .filter(|_| compiled.complete && !has_errors(&diagnostics));
+    let ruleset = set.filter(|_| complete && !has_errors(&diagnostics));
     Ok(Loaded {
         sources,
         ruleset,
         diagnostics,
         summary,
+        unchanged: reused,
     })
 }
 
@@ -338,5 +386,50 @@ mod tests {
         let loaded = load(dir.path()).unwrap();
         assert!(loaded.ruleset.is_some());
         assert_eq!(loaded.diagnostics[0].code, Code::NoRuleFiles);
+    }
+
+    #[test]
+    fn a_reload_of_unchanged_files_reuses_the_set_and_still_runs_its_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        // A campaign rule, and a test (without `at`) that holds only while it runs.
+        write(
+            dir.path(),
+            "a.toml",
+            "[[rule]]\nid = \"sale\"\nmatch.exact = \"sale\"\nuntil = 2030-01-01T00:00:00Z\n\
+             reply.text = \"half price\"\n[[test]]\nsend = \"sale\"\nexpect = \"sale\"\n",
+        );
+        let paths = [dir.path().to_owned()];
+        let none = Declared::default();
+        let before: jiff::Timestamp = "2029-06-01T00:00:00Z".parse().unwrap();
+        let after: jiff::Timestamp = "2030-06-01T00:00:00Z".parse().unwrap();
+        let served = load_paths_at(&paths, &none, before)
+            .unwrap()
+            .ruleset
+            .unwrap();
+
+        let again = reload_paths(&paths, &none, before, served.clone()).unwrap();
+        assert!(again.unchanged);
+        assert!(Arc::ptr_eq(again.ruleset.as_ref().unwrap(), &served));
+        assert_eq!((again.summary.files, again.summary.rules), (1, 1));
+        assert_eq!(again.summary.tests_run, 1);
+
+        // Unchanged files are still tested as of now: the campaign is over, the test fails,
+        // and the reload is refused as it always was.
+        let later = reload_paths(&paths, &none, after, served.clone()).unwrap();
+        assert!(later.unchanged && later.ruleset.is_none());
+        assert!(
+            later.diagnostics.iter().any(|d| d.code == Code::TestFailed),
+            "{:?}",
+            later.diagnostics
+        );
+
+        // Other declarations are another load: compiled again.
+        let declared = Declared {
+            upstreams: vec!["crm".into()],
+            api: false,
+        };
+        let other = reload_paths(&paths, &declared, before, served.clone()).unwrap();
+        assert!(!other.unchanged);
+        assert!(!Arc::ptr_eq(other.ruleset.as_ref().unwrap(), &served));
     }
 }

@@ -173,7 +173,14 @@ pub fn reload(rules: &Rules, reason: &str) {
     let started = Instant::now();
     let dir = rules.dir();
     let serving = rules.load().generation;
-    match load::load_paths(&[dir.to_owned()], rules.declared()) {
+    // The served set, to serve again if the files have not changed (no second copy of it).
+    let served = rules.load().ruleset.clone();
+    match load::reload_paths(
+        &[dir.to_owned()],
+        rules.declared(),
+        jiff::Timestamp::now(),
+        served,
+    ) {
         Err(e) => {
             let error = with_causes(&e);
             warn!("{error}; still serving generation {serving}");
@@ -189,6 +196,7 @@ pub fn reload(rules: &Rules, reason: &str) {
                         generation,
                         rules = count,
                         files,
+                        unchanged = loaded.unchanged,
                         millis = started.elapsed().as_millis() as u64,
                         "rules reloaded ({reason})"
                     );
@@ -543,5 +551,39 @@ mod tests {
         );
         assert!(!rules.status().is_failing());
         assert_eq!(rules.load().generation, 2);
+    }
+
+    #[test]
+    fn a_reload_of_unchanged_files_serves_the_same_set_and_an_edit_compiles_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules_in(dir.path());
+        let first = rules.load().ruleset.clone();
+        // Written again with the same bytes (an editor's save, a checkout): still a reload
+        // applied, but the set served is the very same one, not a second copy.
+        rule_file(dir.path(), "v1");
+        reload(&rules, "test");
+        let served = rules.load();
+        assert_eq!(served.generation, 2);
+        assert!(Arc::ptr_eq(&served.ruleset, &first), "not compiled again");
+        drop(served);
+        // Two strong references: `first` and the served generation (none left by the reload).
+        assert_eq!(Arc::strong_count(&first), 2);
+        rule_file(dir.path(), "v2");
+        reload(&rules, "test");
+        let served = rules.load();
+        assert_eq!(served.generation, 3);
+        assert!(!Arc::ptr_eq(&served.ruleset, &first), "an edit is compiled");
+        assert_eq!(Arc::strong_count(&first), 1, "the old set is let go");
+        drop(served);
+        // A new file beside the old ones is a change too.
+        std::fs::write(
+            dir.path().join("b.toml"),
+            "[[rule]]\nid = \"b\"\nmatch.exact = \"y\"\nreply.text = \"b\"\n",
+        )
+        .unwrap();
+        let before = rules.load().ruleset.clone();
+        reload(&rules, "test");
+        assert_eq!(rules.load().ruleset.rules().len(), 2);
+        assert!(!Arc::ptr_eq(&rules.load().ruleset, &before));
     }
 }

@@ -18,8 +18,8 @@ use crate::ruleset::{Declared, RuleSet};
 /// A rule set as it is served: the set, and when and from what it was loaded.
 #[derive(Debug)]
 pub struct Served {
-    /// The rules.
-    pub ruleset: RuleSet,
+    /// The rules (shared with the next generation when a reload finds the files unchanged).
+    pub ruleset: Arc<RuleSet>,
     /// When the set was loaded.
     pub loaded_at: SystemTime,
     /// 1 for the set loaded at start-up, one more for every reload applied.
@@ -89,10 +89,11 @@ impl Rules {
     /// metrics follow what is served.
     pub fn new(
         dir: PathBuf,
-        ruleset: RuleSet,
+        ruleset: impl Into<Arc<RuleSet>>,
         commit: Option<String>,
         metrics: Arc<Metrics>,
     ) -> Rules {
+        let ruleset = ruleset.into();
         metrics.rules.set(ruleset.rules().len() as i64);
         metrics.generation.set(1);
         Rules {
@@ -150,7 +151,8 @@ impl Rules {
     }
 
     /// Serves a new set, atomically, and records the success. Returns its generation.
-    pub fn apply(&self, ruleset: RuleSet, commit: Option<String>) -> u64 {
+    pub fn apply(&self, ruleset: impl Into<Arc<RuleSet>>, commit: Option<String>) -> u64 {
+        let ruleset = ruleset.into();
         let generation = self.current.load().generation + 1;
         let count = ruleset.rules().len();
         let old = self.current.swap(Arc::new(Served {

@@ -10,6 +10,7 @@
 //! normalised (`normalize`), so matching a message costs the same whatever the number of rules.
 
 mod compile;
+mod fingerprint;
 mod index;
 mod key_index;
 pub mod normalize;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use crate::diag::Location;
 
 pub use compile::{Compiled, Declared, REGEX_SIZE_LIMIT, compile, compile_with, sources_from};
+pub use fingerprint::Fingerprint;
 pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
 pub use key_index::{KeyHit, KeyHow, KeyIndex};
 pub use schedule::Schedule;
@@ -44,6 +46,8 @@ pub struct RuleSet {
     cooldowns: bool,
     /// Whether an enabled rule has an offline reply (the agents online are then fetched).
     offline: bool,
+    /// What the set was compiled from.
+    fingerprint: Fingerprint,
 }
 
 impl RuleSet {
@@ -85,6 +89,12 @@ impl RuleSet {
     /// Whether an enabled rule has `reply.transfer.offline`.
     pub fn has_offline(&self) -> bool {
         self.offline
+    }
+
+    /// What the set was compiled from: a load of files with the same fingerprint would compile
+    /// to this same set.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
     }
 
     /// How many rules are enabled (can answer).

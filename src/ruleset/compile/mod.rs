@@ -35,7 +35,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::raw::{RawRule, TestSpec};
-use super::{FileSummary, Index, Origin, RESERVED_IDS, Rule, RuleSet};
+use super::{FileSummary, Fingerprint, Index, Origin, RESERVED_IDS, Rule, RuleSet};
 use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources};
 use entries::{EntryKind, RawEntry};
 
@@ -121,6 +121,7 @@ fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize)
     let set = match index {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
+            fingerprint: Fingerprint::of(sources, declared),
             cooldowns: rules.iter().any(|r| r.enabled && r.cooldown().is_some()),
             offline: rules.iter().any(|r| r.enabled && r.reply.has_offline()),
             rules,
