@@ -83,7 +83,7 @@ pub const KEYS: &[Key] = &[
     key("mask_openids", "REPLYD_MASK_OPENIDS", None, Some("false"), Boolean,
         "log a keyed hash of each follower's OpenID instead of the OpenID"),
     key("shutdown_timeout_secs", "REPLYD_SHUTDOWN_TIMEOUT_SECS", None, Some("10"), Integer,
-        "after SIGTERM/SIGINT, requests in flight get this long to finish (0–3600)"),
+        "after SIGTERM/SIGINT, requests in flight, then queued event copies and `reply.all` follow-ups (every account's at once), get this long in all (0–3600)"),
     key("header_timeout_secs", "REPLYD_HEADER_TIMEOUT_SECS", None, Some("5"), Integer,
         "a client must send a request's head within this, and idle connections close after it (1–300)"),
     key("body_timeout_secs", "REPLYD_BODY_TIMEOUT_SECS", None, Some("5"), Integer,

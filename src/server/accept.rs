@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{BoxFuture, join_all};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError};
 use tracing::{info, warn};
@@ -62,15 +63,16 @@ pub async fn serve(
         start(state);
     }
     shutdown.await;
+    // One grace time for everything below, however many listeners and accounts: what is still
+    // running when it is up is let go.
+    let deadline = tokio::time::Instant::now() + limits.grace;
+    let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
     let _ = stop.send(true);
     for a in accepting {
         let _ = a.await;
     }
-    let mut all_closed = true;
-    for registry in &registries {
-        all_closed &= registry.close_all(limits.grace).await;
-    }
-    if all_closed {
+    let closed = join_all(registries.iter().map(|r| r.close_all(left()))).await;
+    if closed.iter().all(|c| *c) {
         info!("every request in flight was answered");
     } else {
         warn!(
@@ -78,12 +80,14 @@ pub async fn serve(
             limits.grace
         );
     }
-    // Event copies and reply.all's follow-ups queued until now are sent, within the same grace
-    // time.
-    for state in site.accounts() {
-        state.upstreams.copies.drain(limits.grace).await;
-        state.outbox.drain(limits.grace).await;
-    }
+    // Event copies and reply.all's follow-ups queued until now are sent, every account's at
+    // once, in what is left of the grace time.
+    join_all(site.accounts().iter().flat_map(|state| {
+        let copies: BoxFuture<'_, ()> = Box::pin(state.upstreams.copies.drain(left()));
+        let outbox: BoxFuture<'_, ()> = Box::pin(state.outbox.drain(left()));
+        [copies, outbox]
+    }))
+    .await;
 }
 
 /// Starts an account's background tasks: event copies, the Redis connection (once for all

@@ -292,7 +292,8 @@ pub struct Limits {
     /// At most this many connections are served at once (per listener); more wait in the
     /// kernel's accept queue.
     pub max_connections: usize,
-    /// After shutdown is asked for, requests in flight get this long to finish.
+    /// After shutdown is asked for: how long requests in flight, then queued copies and
+    /// follow-ups, get in all.
     pub grace: Duration,
     /// A write to a client that makes no progress for this long closes its connection.
     pub send_timeout: Duration,
