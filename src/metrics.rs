@@ -333,6 +333,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_metric_is_in_the_readme() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let readme = std::fs::read_to_string(format!("{dir}/README.md")).unwrap();
+        let source = std::fs::read_to_string(format!("{dir}/src/metrics.rs")).unwrap();
+        let names: Vec<&str> = source
+            .split('"')
+            .filter(|s| {
+                s.len() > "replyd_".len()
+                    && s.starts_with("replyd_")
+                    && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+            .collect();
+        assert!(names.len() > 20, "{names:?}");
+        for name in names {
+            let quoted = format!("`{name}`");
+            assert!(
+                readme
+                    .lines()
+                    .any(|l| l.starts_with("| `") && l.contains(&quoted)),
+                "{name} is not in README's metrics table"
+            );
+        }
+    }
+
+    #[test]
     fn renders_every_family_in_text_format() {
         let m = Metrics::new();
         m.messages.with_label_values(&["text"]).inc();
