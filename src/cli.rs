@@ -1,4 +1,8 @@
 //! The command line, as clap types only. Each subcommand's work is in `commands`.
+//!
+//! The doc comments here are the `--help` text, read by people, not rustdoc: `[[account]]` in
+//! them is the config's TOML, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 

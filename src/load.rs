@@ -108,7 +108,7 @@ pub fn load_paths_at(
 
 /// [`load_paths_at`] for a reload: when the files are byte for byte those `served` was
 /// compiled from (the same paths, the same texts, the same declarations: its
-/// [`Fingerprint`](crate::ruleset::Fingerprint)), nothing is compiled and `served` itself comes
+/// [`Fingerprint`]), nothing is compiled and `served` itself comes
 /// back ([`Loaded::unchanged`]), so a reload of unchanged files costs no second copy of the
 /// set. Its `[[test]]`s run again as of `now`, as for any load.
 ///

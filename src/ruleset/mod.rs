@@ -1,6 +1,6 @@
 //! Rule files → a checked, compiled, immutable [`RuleSet`], plus every diagnostic.
 //!
-//! [`compile`] takes the text of every rule file ([`Sources`], in path order) and returns a
+//! [`compile`] takes the text of every rule file ([`Sources`](crate::diag::Sources), in path order) and returns a
 //! [`Compiled`]: the rule set when there is no error, and all diagnostics either way. It does no
 //! IO (reading the directory is `load`'s job) and never stops at the first problem.
 //!

@@ -76,7 +76,7 @@ impl Shared {
 
     /// `answered`, offered as the answer to the message whose digest is `digest` in one
     /// `SET NX`: it is the answer unless another replica answered first (or is answering: then
-    /// its answer, waited for up to [`OFFER_WAIT`]). For answers that cost nothing to compute
+    /// its answer, waited for up to `OFFER_WAIT`). For answers that cost nothing to compute
     /// again (no upstream): one round trip instead of a claim and a publish.
     pub async fn offer(
         &self,

@@ -174,7 +174,7 @@ impl Shared {
         Shared::on(self.link.clone(), account)
     }
 
-    /// Connects and starts the probe (see [`Link::start`]).
+    /// Connects and starts the probe (see `Link::start`).
     pub fn start(&self) {
         self.link.start();
     }

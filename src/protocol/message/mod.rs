@@ -1,7 +1,7 @@
 //! Incoming messages: WeChat's XML body → a typed [`Message`].
 //!
-//! The XML is read by a pull reader over quick-xml's events ([`xml`]) into a flat `Wire`
-//! struct whose fields are all optional strings ([`wire`]: WeChat wraps some numbers in CDATA
+//! The XML is read by a pull reader over quick-xml's events (`xml.rs`) into a flat `Wire`
+//! struct whose fields are all optional strings (`wire.rs`: WeChat wraps some numbers in CDATA
 //! and some not, so every value is read as text and converted here). Elements replyd does not
 //! know are skipped; an unknown `MsgType` or `Event` is kept with its raw name ([`Body::Other`],
 //! [`Event::Other`]) and never rejected. A DOCTYPE (the door to entity expansion and XXE) is
