@@ -184,6 +184,28 @@ fn sighup_reloads_at_once() {
 }
 
 #[test]
+fn a_sighup_with_nothing_changed_serves_the_same_set_as_a_new_generation() {
+    let p = project(600_000);
+    p.rule_file("a.toml", &rule("ping", "v1"));
+    let d = p.start();
+    d.signal("HUP");
+    d.wait_for_log("generation=2 ");
+    d.wait_for_log("unchanged=true");
+    let (status, health) = healthz(&d);
+    assert_eq!(status, 200);
+    assert_eq!(health["serving"]["generation"], 2, "{health}");
+    assert_eq!(answer(&d, "ping"), "v1");
+    // The same bytes written again are no change either; an edit is.
+    fs::write(p.dir.path().join("rules/a.toml"), rule("ping", "v1")).unwrap();
+    d.signal("HUP");
+    d.wait_for_log("generation=3 ");
+    fs::write(p.dir.path().join("rules/a.toml"), rule("ping", "v2")).unwrap();
+    d.signal("HUP");
+    d.wait_for_log("unchanged=false");
+    eventually("the edit", || answer(&d, "ping"), |a| a == "v2");
+}
+
+#[test]
 fn a_symlink_switched_to_a_new_release_is_picked_up() {
     let p = Project::new("reload_settle_ms = 100");
     let root = p.dir.path();
