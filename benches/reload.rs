@@ -174,7 +174,8 @@ fn memory_over_reloads(n: usize) {
         return;
     }
     let p = Project::new("");
-    p.rule_file("catalogue.toml", &ruleset_gen::catalogue(n));
+    let text = ruleset_gen::catalogue(n);
+    p.rule_file("catalogue.toml", &text);
     let d = p.start();
     let mb = |field: &str| {
         let status = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
@@ -232,7 +233,6 @@ fn memory_over_reloads(n: usize) {
     // Five edits (a comment appended, renamed into place: the watcher reloads): each builds a
     // new set beside the one still answering.
     reset_peak();
-    let text = ruleset_gen::catalogue(n);
     let mut edited = Vec::new();
     for generation in 7..=11 {
         p.rule_file(".next", &format!("{text}# edit {generation}\n"));

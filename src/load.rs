@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::analysis;
 use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
-use crate::ruleset::{Declared, Fingerprint, RuleSet, compile_with};
+use crate::ruleset::{Declared, Fingerprint, RuleSet, compile_fingerprinted};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
 #[derive(Debug)]
@@ -131,9 +131,9 @@ fn load_reusing(
     served: Option<Arc<RuleSet>>,
 ) -> Result<Loaded, LoadError> {
     let (sources, mut diagnostics) = read_paths(paths)?;
-    let unchanged = served.filter(|set| {
-        diagnostics.is_empty() && set.fingerprint() == Fingerprint::of(&sources, declared)
-    });
+    // Hashed once: compared with the served set's, then kept by the set compiled.
+    let fingerprint = Fingerprint::of(&sources, declared);
+    let unchanged = served.filter(|set| diagnostics.is_empty() && set.fingerprint() == fingerprint);
     let reused = unchanged.is_some();
     let (set, complete, files) = match unchanged {
         // Its compile diagnostics were warnings at most, logged when it was loaded.
@@ -142,7 +142,7 @@ fn load_reusing(
             (Some(set), true, files)
         }
         None => {
-            let compiled = compile_with(&sources, declared);
+            let compiled = compile_fingerprinted(&sources, declared, fingerprint);
             diagnostics.extend(compiled.diagnostics);
             (
                 compiled.set.map(Arc::new),

@@ -1,8 +1,9 @@
 //! Rule files → a checked, compiled, immutable [`RuleSet`], plus every diagnostic.
 //!
-//! [`compile`] takes the text of every rule file ([`Sources`](crate::diag::Sources), in path order) and returns a
-//! [`Compiled`]: the rule set when there is no error, and all diagnostics either way. It does no
-//! IO (reading the directory is `load`'s job) and never stops at the first problem.
+//! [`compile`] takes the text of every rule file ([`Sources`](crate::diag::Sources), in path
+//! order) and returns a [`Compiled`]: the rule set when there is no error, and all diagnostics
+//! either way. It does no IO (reading the directory is `load`'s job) and never stops at the
+//! first problem.
 //!
 //! A compiled set holds every rule (disabled ones too, for `lint` and `try`), the `[[test]]`
 //! entries, and the [`Index`] the engine queries: hash maps for exact keywords and prefixes, an
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use crate::diag::Location;
 
+pub(crate) use compile::compile_fingerprinted;
 pub use compile::{Compiled, Declared, REGEX_SIZE_LIMIT, compile, compile_with, sources_from};
 pub use fingerprint::Fingerprint;
 pub use index::{Hit, Index, REGEX_SET_SIZE_LIMIT, Texts};
@@ -556,6 +558,7 @@ pub enum Expect {
 
 /// Ids a rule may not take, because `[[test]]` uses them.
 pub const RESERVED_IDS: &[&str] = &["transfer", "none"];
+
 #[cfg(test)]
 mod size_tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, join_all};
+use futures_util::future::join_all;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError};
 use tracing::{info, warn};
@@ -82,10 +82,11 @@ pub async fn serve(
     }
     // Event copies and reply.all's follow-ups queued until now are sent, every account's at
     // once, in what is left of the grace time.
-    join_all(site.accounts().iter().flat_map(|state| {
-        let copies: BoxFuture<'_, ()> = Box::pin(state.upstreams.copies.drain(left()));
-        let outbox: BoxFuture<'_, ()> = Box::pin(state.outbox.drain(left()));
-        [copies, outbox]
+    join_all(site.accounts().iter().map(|state| async {
+        tokio::join!(
+            state.upstreams.copies.drain(left()),
+            state.outbox.drain(left())
+        )
     }))
     .await;
 }

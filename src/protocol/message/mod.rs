@@ -340,7 +340,8 @@ impl Event {
 /// # Errors
 ///
 /// A [`ParseError`] saying what is wrong: not UTF-8, not XML, a DOCTYPE, a wrong root element,
-/// a missing `ToUserName`, `FromUserName`, `CreateTime` or `MsgType`, or a number that is not one.
+/// a field replyd reads given twice, a missing `ToUserName`, `FromUserName`, `CreateTime` or
+/// `MsgType`, or a number that is not one.
 pub fn parse(body: &[u8]) -> Result<Message, ParseError> {
     let text = std::str::from_utf8(body).map_err(|_| ParseError::NotUtf8)?;
     Message::from_wire(Wire::read(text)?)

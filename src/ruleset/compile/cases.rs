@@ -409,7 +409,8 @@ fn every_help_says_something() {
 /// Compiling `sources` with every file cut at each entry gives what `whole` (compiled as one
 /// piece per file) gave: the same rules, tests, spans and diagnostics.
 fn assert_same_in_pieces(sources: &Sources, whole: &Compiled) {
-    let pieces = compile_in_pieces(sources, &Declared::default(), 1);
+    let none = Declared::default();
+    let pieces = compile_in_pieces(sources, &none, Fingerprint::of(sources, &none), 1);
     assert_eq!(
         format!("{:?}", pieces.diagnostics),
         format!("{:?}", whole.diagnostics)

@@ -84,11 +84,26 @@ pub fn compile(sources: &Sources) -> Compiled {
 /// Compiles rule files (given in path order) into a rule set, against what the config
 /// `declared`.
 pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
-    compile_in_pieces(sources, declared, pieces::PIECE_BYTES)
+    compile_fingerprinted(sources, declared, Fingerprint::of(sources, declared))
+}
+
+/// [`compile_with`] for the loader, which has the fingerprint of `sources` and `declared`
+/// already (it compares it with the served set's first): the files are hashed once.
+pub(crate) fn compile_fingerprinted(
+    sources: &Sources,
+    declared: &Declared,
+    fingerprint: Fingerprint,
+) -> Compiled {
+    compile_in_pieces(sources, declared, fingerprint, pieces::PIECE_BYTES)
 }
 
 /// [`compile_with`], cutting files larger than `piece_bytes` into pieces (pieces.rs).
-fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize) -> Compiled {
+fn compile_in_pieces(
+    sources: &Sources,
+    declared: &Declared,
+    fingerprint: Fingerprint,
+    piece_bytes: usize,
+) -> Compiled {
     let mut cx = Compiler {
         declared: Arc::new(declared.clone()),
         piece_bytes,
@@ -121,7 +136,7 @@ fn compile_in_pieces(sources: &Sources, declared: &Declared, piece_bytes: usize)
     let set = match index {
         None => None,
         Some(Ok(index)) => Some(RuleSet {
-            fingerprint: Fingerprint::of(sources, declared),
+            fingerprint,
             cooldowns: rules.iter().any(|r| r.enabled && r.cooldown().is_some()),
             offline: rules.iter().any(|r| r.enabled && r.reply.has_offline()),
             rules,
