@@ -1,6 +1,7 @@
 //! Incoming messages: WeChat's XML body → a typed [`Message`].
 //!
-//! The XML is read by a pull reader over quick-xml's events (`xml.rs`) into a flat `Wire`
+//! The XML is split into tokens (`tokens.rs`) and read by a pull reader over them (`xml.rs`)
+//! into a flat `Wire`
 //! struct whose fields are all optional strings (`wire.rs`: WeChat wraps some numbers in CDATA
 //! and some not, so every value is read as text and converted here). Elements replyd does not
 //! know are skipped; an unknown `MsgType` or `Event` is kept with its raw name ([`Body::Other`],
@@ -10,6 +11,7 @@
 use super::vocab::{EventKind, MsgType};
 
 mod detail;
+mod tokens;
 mod wire;
 mod xml;
 

@@ -12,37 +12,27 @@
 
 use std::borrow::Cow;
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
-
-use super::{ParseError, clip, truncate};
+use super::tokens::{Token, Tokens, Version};
+use super::{ParseError, truncate};
 
 /// The reader, positioned inside some element.
 pub(super) struct Elements<'a> {
-    reader: Reader<&'a [u8]>,
+    tokens: Tokens<'a>,
     /// From the XML declaration, if any: how line ends are normalized.
-    version: XmlVersion,
+    version: Version,
 }
 
-/// An element whose start tag was just read.
+/// An element whose start tag was just read (its attributes were checked and are not read).
 pub(super) struct Child<'a> {
-    start: BytesStart<'a>,
+    name: &'a str,
     /// `<Name/>`: no content and no end tag to read.
     empty: bool,
 }
 
 impl<'a> Child<'a> {
-    /// An element just opened. Its attributes are not read, but must be well-formed.
-    fn new(start: BytesStart<'a>, empty: bool) -> Result<Child<'a>, ParseError> {
-        for attribute in start.attributes() {
-            attribute.map_err(xml_error)?;
-        }
-        Ok(Child { start, empty })
-    }
-
     /// The element's name as written.
-    pub(super) fn name(&self) -> &str {
-        self.start.name().into_inner()
+    pub(super) fn name(&self) -> &'a str {
+        self.name
     }
 }
 
@@ -51,29 +41,27 @@ impl<'a> Elements<'a> {
     /// (the door to entity expansion and XXE) is refused, and the root must be `<xml>`.
     pub(super) fn open(text: &'a str) -> Result<(Elements<'a>, Child<'a>), ParseError> {
         let mut xml = Elements {
-            reader: Reader::from_str(text),
-            version: XmlVersion::default(),
+            tokens: Tokens::new(text),
+            version: Version::default(),
         };
         let mut text_before = false;
         loop {
-            let (start, empty) = match xml.event()? {
-                Event::Start(e) => (e, false),
-                Event::Empty(e) => (e, true),
-                Event::DocType(_) => return Err(ParseError::Doctype),
-                Event::Eof => return Err(ParseError::NoRoot),
-                Event::Text(t) if t.xml10_content().trim().is_empty() => continue,
-                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+            let root = match xml.token()? {
+                Token::Start { name, empty } => Child { name, empty },
+                Token::Doctype => return Err(ParseError::Doctype),
+                Token::Eof => return Err(ParseError::NoRoot),
+                Token::Text(t) if t.trim().is_empty() => continue,
+                Token::Text(_) | Token::CData(_) | Token::Char(_) => {
                     text_before = true;
                     continue;
                 }
-                Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::End(_) => continue,
+                Token::Ignored | Token::Decl(_) | Token::End => continue,
             };
             if text_before {
                 return Err(ParseError::Xml("text before the root element".into()));
             }
-            let root = Child::new(start, empty)?;
-            if root.name() != "xml" {
-                return Err(ParseError::WrongRoot(name_of(root.name())));
+            if root.name != "xml" {
+                return Err(ParseError::WrongRoot(name_of(root.name)));
             }
             return Ok((xml, root));
         }
@@ -91,19 +79,13 @@ impl<'a> Elements<'a> {
             return Ok(());
         }
         loop {
-            let child = match self.event()? {
-                Event::Start(start) => Child::new(start, false)?,
-                Event::Empty(start) => Child::new(start, true)?,
-                Event::End(_) => return Ok(()),
-                Event::Eof => return Err(ends_inside(parent)),
-                Event::DocType(_) => return Err(ParseError::Doctype),
-                // A reference must still be one XML knows.
-                Event::GeneralRef(r) => {
-                    resolve(&r)?;
-                    continue;
-                }
-                Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::PI(_) => continue,
-                Event::Decl(_) => continue,
+            let child = match self.token()? {
+                Token::Start { name, empty } => Child { name, empty },
+                Token::End => return Ok(()),
+                Token::Eof => return Err(ends_inside(parent)),
+                Token::Doctype => return Err(ParseError::Doctype),
+                Token::Text(_) | Token::CData(_) | Token::Char(_) => continue,
+                Token::Ignored | Token::Decl(_) => continue,
             };
             each(self, child)?;
         }
@@ -118,7 +100,7 @@ impl<'a> Elements<'a> {
         child: &Child<'a>,
     ) -> Result<(), ParseError> {
         if slot.is_some() {
-            return Err(ParseError::Repeated(name_of(child.name())));
+            return Err(ParseError::Repeated(name_of(child.name)));
         }
         *slot = Some(self.value(child)?);
         Ok(())
@@ -139,41 +121,40 @@ impl<'a> Elements<'a> {
             }
         };
         loop {
-            match self.event()? {
-                Event::Text(t) => add(&mut value, t.xml_content(self.version)),
-                Event::CData(c) => add(&mut value, c.xml_content(self.version)),
-                Event::GeneralRef(r) => add(&mut value, resolve(&r)?),
-                Event::End(_) => return Ok(value.into_owned()),
-                Event::Start(inner) | Event::Empty(inner) => {
+            match self.token()? {
+                Token::Text(t) | Token::CData(t) => {
+                    add(&mut value, normalize_eols(t, self.version))
+                }
+                Token::Char(c) => value.to_mut().push(c),
+                Token::End => return Ok(value.into_owned()),
+                Token::Start { name, .. } => {
                     return Err(ParseError::Xml(format!(
                         "<{}> holds an element, <{}>, where text belongs",
-                        name_of(child.name()),
-                        name_of(inner.name().into_inner()),
+                        name_of(child.name),
+                        name_of(name),
                     )));
                 }
-                Event::Eof => return Err(ends_inside(child)),
-                Event::DocType(_) => return Err(ParseError::Doctype),
-                Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+                Token::Eof => return Err(ends_inside(child)),
+                Token::Doctype => return Err(ParseError::Doctype),
+                Token::Ignored | Token::Decl(_) => {}
             }
         }
     }
 
     /// Passes over `child` and everything inside it.
     pub(super) fn skip(&mut self, child: &Child<'a>) -> Result<(), ParseError> {
-        if !child.empty {
-            self.reader
-                .read_to_end(child.start.name())
-                .map_err(xml_error)?;
+        if child.empty {
+            return Ok(());
         }
-        Ok(())
+        self.tokens.skip_element()
     }
 
-    fn event(&mut self) -> Result<Event<'a>, ParseError> {
-        let event = self.reader.read_event().map_err(xml_error)?;
-        if let Event::Decl(d) = &event {
-            self.version = d.xml_version().map_err(xml_error)?;
+    fn token(&mut self) -> Result<Token<'a>, ParseError> {
+        let token = self.tokens.next()?;
+        if let Token::Decl(version) = token {
+            self.version = version;
         }
-        Ok(event)
+        Ok(token)
     }
 }
 
@@ -185,7 +166,7 @@ pub(super) fn once<'a, T: Default>(
     mut each: impl FnMut(&mut T, &mut Elements<'a>, Child<'a>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     if slot.is_some() {
-        return Err(ParseError::Repeated(name_of(child.name())));
+        return Err(ParseError::Repeated(name_of(child.name)));
     }
     let mut value = T::default();
     xml.children(child, |xml, inner| each(&mut value, xml, inner))?;
@@ -193,30 +174,41 @@ pub(super) fn once<'a, T: Default>(
     Ok(())
 }
 
-/// What a character reference (`&#20320;`) or one of XML's five entities (`&lt;`) stands for;
-/// any other entity is an error (there is no DTD to declare one).
-fn resolve(r: &BytesRef<'_>) -> Result<Cow<'static, str>, ParseError> {
-    if let Some(c) = r.resolve_char_ref().map_err(xml_error)? {
-        return Ok(Cow::Owned(c.to_string()));
-    }
-    match quick_xml::escape::resolve_predefined_entity(r) {
-        Some(s) => Ok(Cow::Borrowed(s)),
-        None => Err(ParseError::Xml(format!("unknown entity &{};", truncate(r)))),
-    }
-}
-
 fn ends_inside(element: &Child<'_>) -> ParseError {
-    ParseError::Xml(format!(
-        "the body ends inside <{}>",
-        name_of(element.name())
-    ))
-}
-
-fn xml_error(e: impl std::fmt::Display) -> ParseError {
-    ParseError::Xml(clip(&e.to_string(), 200).into_owned())
+    ParseError::Xml(format!("the body ends inside <{}>", name_of(element.name)))
 }
 
 /// An element's name, as an error quotes it.
 fn name_of(name: &str) -> String {
     truncate(name)
+}
+
+/// Line ends as XML normalizes them: `\r\n` and a lone `\r` are `\n`; in XML 1.1 also NEL
+/// (U+0085, alone or after `\r`) and LINE SEPARATOR (U+2028).
+fn normalize_eols(text: &str, version: Version) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let found = match version {
+        Version::V1_0 => memchr::memchr(b'\r', bytes),
+        // 0xC2 and 0xE2 lead the UTF-8 of U+0085 and U+2028 (and of other characters).
+        Version::V1_1 => memchr::memchr3(b'\r', 0xC2, 0xE2, bytes),
+    };
+    let Some(first) = found else {
+        return Cow::Borrowed(text);
+    };
+    let v11 = version == Version::V1_1;
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first]);
+    let mut chars = text[first..].chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                // `\r\n` (and in 1.1 `\r` NEL) is one line end.
+                let _ = chars.next_if(|&n| n == '\n' || (v11 && n == '\u{85}'));
+                out.push('\n');
+            }
+            '\u{85}' | '\u{2028}' if v11 => out.push('\n'),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
