@@ -50,9 +50,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
     // SIGHUP is listened for before the first load, so that one sent while the rules load
     // (a deploy that signals too early) is a reload once they are served, not the end of the
     // daemon (SIGHUP's default action).
-    let hangups = {
+    // SIGINT and SIGTERM too: one sent while the rules load or the listeners bind is a
+    // shutdown as soon as the daemon serves, not lost (a background process ignores SIGINT
+    // until it listens for it) nor the end of a half-started process.
+    let (hangups, stops) = {
         let _in_runtime = runtime.enter();
-        Hangups::listen()
+        (Hangups::listen(), Stops::listen())
     };
     // Logged once SIGHUP is listened for: from here on a SIGHUP is a reload.
     if let Some(file) = &config.file {
@@ -111,7 +114,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Exit> {
             site,
             listener,
             admin,
-            shutdown_signal(),
+            stops.wait(),
             server::Limits::of(&config),
         )
         .await;
@@ -241,30 +244,59 @@ impl Hangups {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            error!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from start-up on.
+struct Stops {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Stops {
+    /// Starts listening (within a runtime); from now on either signal is kept until
+    /// [`Stops::wait`] takes it.
+    fn listen() -> Stops {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind)
+                    .inspect_err(|e| error!("cannot listen for {name}: {e}"))
+                    .ok()
+            };
+            Stops {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen(SignalKind::terminate(), "SIGTERM"),
             }
+        }
+        #[cfg(not(unix))]
+        Stops {}
+    }
+
+    /// Resolves on the first SIGINT or SIGTERM, including one received before this call.
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(self.interrupt) => info!("SIGINT received, shutting down"),
+                () = next(self.terminate) => info!("SIGTERM received, shutting down"),
+            }
+        }
+        #[cfg(not(unix))]
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => info!("Ctrl-C received, shutting down"),
             Err(e) => {
-                error!("cannot listen for SIGTERM: {e}");
+                error!("cannot listen for Ctrl-C: {e}");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => info!("SIGINT received, shutting down"),
-        () = term => info!("SIGTERM received, shutting down"),
     }
 }

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::path::Path;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use crate::util::Target as _;
@@ -304,10 +305,10 @@ fn healthz_names_the_git_commit_of_the_rules() {
     assert_eq!(healthz(&d).1["serving"]["commit"], commit);
 }
 
-#[test]
-fn a_sighup_during_the_start_up_load_is_a_reload_not_the_end() {
-    // Enough rules that the load takes a moment; the SIGHUP comes right after the config is
-    // read, while they load. The daemon must start, and reload once it serves.
+/// Starts a daemon on 20,000 rules (their load takes a moment), sends it `signal` as soon as
+/// it has read its config (while they load), and reads its log until a line contains `until`
+/// or it exits. Returns the lines up to that one, whether it came, and how the daemon ended.
+fn signal_during_the_load(signal: &str, until: &str) -> (Vec<String>, bool, ExitStatus) {
     let p = project(100);
     let rules: String = (0..20_000)
         .map(|i| {
@@ -321,29 +322,57 @@ fn a_sighup_during_the_start_up_load_is_a_reload_not_the_end() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn replyd");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(
         child.stderr.take().expect("stderr"),
     ));
+    // If the daemon neither logs `until` nor exits, the test fails instead of hanging.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(120));
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+    });
     let mut seen = Vec::new();
-    let mut signalled = false;
-    let mut reloaded = false;
-    for line in lines.by_ref() {
+    let mut came = false;
+    for line in lines {
         let line = line.expect("log line");
-        if !signalled && line.contains("configuration read") {
+        if seen.is_empty() && line.contains("configuration read") {
             let status = std::process::Command::new("kill")
-                .args(["-HUP", &child.id().to_string()])
+                .args([&format!("-{signal}"), &child.id().to_string()])
                 .status()
                 .unwrap();
             assert!(status.success());
-            signalled = true;
         }
-        if line.contains("rules reloaded (reload requested)") {
-            reloaded = true;
+        came = line.contains(until);
+        seen.push(line);
+        if came {
             break;
         }
-        seen.push(line);
     }
-    let _ = child.kill();
-    let status = child.wait().unwrap();
-    assert!(signalled && reloaded, "{status:?}\n{}", seen.join("\n"));
+    if until != "stopped" {
+        let _ = child.kill();
+    }
+    (seen, came, child.wait().unwrap())
+}
+
+#[test]
+fn a_sighup_during_the_start_up_load_is_a_reload_not_the_end() {
+    // The daemon must start, and reload once it serves.
+    let (seen, reloaded, status) =
+        signal_during_the_load("HUP", "rules reloaded (reload requested)");
+    assert!(reloaded, "{status:?}\n{}", seen.join("\n"));
+}
+
+#[test]
+fn a_sigterm_during_the_start_up_load_is_a_clean_stop_once_it_serves() {
+    // Not the signal's default action on a half-started process, and not lost: the daemon
+    // finishes starting, then stops as it would at any other time.
+    let (seen, stopped, status) = signal_during_the_load("TERM", "stopped");
+    assert!(stopped, "{status:?}\n{}", seen.join("\n"));
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("SIGTERM received, shutting down"))
+    );
+    assert!(status.success(), "{status:?}");
 }
