@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use siphasher::sip128::{Hasher128 as _, SipHasher13};
 use tokio::sync::OnceCell;
 
 use crate::clock::Clock;
@@ -107,10 +108,10 @@ pub struct Dedup {
     capacity: usize,
     max_bytes: usize,
     clock: Clock,
-    /// Two independently keyed (at random, per process) hashers: a message's key is their
-    /// 128-bit digest of its identity and content, so a key costs 16 bytes whatever a client
-    /// sends, and a client cannot make two messages share one without the keys.
-    digest: [RandomState; 2],
+    /// SipHash-1-3's 128-bit digest, keyed at random per process: a message's key is the
+    /// digest of its identity and content, so a key costs 16 bytes whatever a client sends,
+    /// and a client cannot make two messages share one without the key.
+    digest: SipHasher13,
     inner: Mutex<Inner>,
 }
 
@@ -126,7 +127,8 @@ pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 #[derive(Debug, Default)]
 struct Inner {
     /// Key → (when it was inserted, on the clock's monotonic scale; the answer; its bytes).
-    map: HashMap<Key, (Duration, Cell, usize)>,
+    /// The keys are keyed digests a client cannot aim, so the map needs no SipHash of its own.
+    map: HashMap<Key, (Duration, Cell, usize), foldhash::fast::RandomState>,
     /// Insertion order, for expiry and the caps.
     order: VecDeque<(Duration, Key)>,
     /// Bytes of the answers held.
@@ -142,7 +144,11 @@ impl Dedup {
             capacity: capacity.max(1),
             max_bytes: MAX_ANSWER_BYTES,
             clock,
-            digest: [RandomState::new(), RandomState::new()],
+            digest: {
+                // Two 64-bit halves of a random key, from std's per-process random keys.
+                let half = || RandomState::new().hash_one(0_u8);
+                SipHasher13::new_with_keys(half(), half())
+            },
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -200,14 +206,11 @@ impl Dedup {
 
     /// The 128-bit keyed digest of a message's identity, its content and how it came.
     fn key(&self, message: &Message, xml: &[u8], encrypted: bool) -> Key {
-        let digest = |state: &RandomState| {
-            let mut h = state.build_hasher();
-            identity(message, &mut h);
-            h.write_u8(u8::from(encrypted));
-            h.write(xml);
-            h.finish()
-        };
-        (u128::from(digest(&self.digest[0])) << 64) | u128::from(digest(&self.digest[1]))
+        let mut h = self.digest;
+        identity(message, &mut h);
+        h.write_u8(u8::from(encrypted));
+        h.write(xml);
+        h.finish128().as_u128()
     }
 
     /// Records the size of a first delivery's answer, and forgets the oldest answers while the
