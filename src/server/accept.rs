@@ -15,13 +15,11 @@ use futures_util::future::join_all;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError};
 use tracing::{info, warn};
-use warp::reply::Response;
 
 use super::connection::ClientIo;
 use super::registry::Registry;
 use super::response::Refusal;
-use super::{Limits, Site, State, Surface, routes};
-use crate::metrics::Metrics;
+use super::{Limits, Site, State, Surface, respond};
 
 /// What one connection buffers of what its client sends (hyper's `max_buf_size`).
 const MAX_CONNECTION_BUFFER: usize = 64 << 10;
@@ -48,11 +46,10 @@ pub async fn serve(
         .map(|(listener, surface)| {
             let registry = Arc::new(Registry::default());
             registries.push(registry.clone());
-            let service = warp::service(routes(site.clone(), surface));
             tokio::spawn(accept_loop(
                 listener,
-                service,
-                site.first().metrics.clone(),
+                site.clone(),
+                surface,
                 limits,
                 stopped.clone(),
                 registry,
@@ -164,11 +161,6 @@ impl<B> Drop for Notifying<B> {
     }
 }
 
-/// The address a request's connection comes from (a request extension: `X-Forwarded-For`
-/// of a forward).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer(pub std::net::IpAddr);
-
 /// Whether a request target is origin-form (`/path?query`), the only form a server that is
 /// not a proxy serves: not authority-form (`CONNECT a:1`, `GET a:443`), absolute-form
 /// (`GET http://a/`) or asterisk-form (`OPTIONS *`).
@@ -178,23 +170,14 @@ fn is_origin_form(uri: &hyper::Uri) -> bool {
 
 /// Accepts connections until told to stop, at most `limits.max_connections` at a time, and
 /// serves each as HTTP/1.1 with a timeout on reading request heads.
-async fn accept_loop<S>(
+async fn accept_loop(
     listener: TcpListener,
-    service: S,
-    metrics: Arc<Metrics>,
+    site: Arc<Site>,
+    surface: Surface,
     limits: Limits,
     mut stopped: tokio::sync::watch::Receiver<bool>,
     registry: Arc<Registry>,
-) where
-    S: tower_service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let mut full_logged = false;
     loop {
@@ -244,9 +227,9 @@ async fn accept_loop<S>(
         let _ = stream.set_nodelay(true);
         serve_connection(
             ClientIo::new(stream, limits.send_timeout, permit),
-            Peer(peer.ip()),
-            service.clone(),
-            metrics.clone(),
+            peer.ip(),
+            site.clone(),
+            surface,
             limits,
             &registry,
         );
@@ -254,23 +237,14 @@ async fn accept_loop<S>(
 }
 
 /// Serves one connection on a task of its own, registered so that it can be asked to close.
-fn serve_connection<S>(
+fn serve_connection(
     io: ClientIo,
-    peer: Peer,
-    service: S,
-    metrics: Arc<Metrics>,
+    peer: std::net::IpAddr,
+    site: Arc<Site>,
+    surface: Surface,
     limits: Limits,
     registry: &Arc<Registry>,
-) where
-    S: tower_service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) {
     let registered = registry.register();
     let slot = registered.slot.clone();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -281,36 +255,32 @@ fn serve_connection<S>(
         .max_buf_size(MAX_CONNECTION_BUFFER);
     let connection = http.serve_connection(
         hyper_util::rt::TokioIo::new(io),
-        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             slot.busy();
-            request.extensions_mut().insert(peer);
-            // Before routing: warp panics on a target that is not a path.
+            // `*` and absolute URLs are not WeChat's requests.
             let refused = (!is_origin_form(request.uri())).then(|| {
                 let mut r = Refusal::bad(
                     "request_target",
                     "the request target must be a path (/wechat?…)",
                 )
-                .respond(&metrics);
+                .respond(&site.first().metrics);
                 // Nothing else on this connection is worth reading.
                 r.headers_mut().insert(
-                    warp::http::header::CONNECTION,
-                    warp::http::HeaderValue::from_static("close"),
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
                 );
                 r
             });
-            let mut service = service.clone();
+            let site = site.clone();
             let slot = slot.clone();
             async move {
-                let response = match refused {
-                    Some(response) => Ok(response),
-                    // warp's service is always ready: no poll_ready needed.
-                    None => tower_service::Service::call(&mut service, request).await,
+                let mut response = match refused {
+                    Some(response) => response,
+                    None => respond(&site, surface, request, Some(peer)).await,
                 };
                 slot.idle();
-                response.map(|mut r| {
-                    let after = r.extensions_mut().remove::<AfterSent>();
-                    r.map(|body| Notifying { body, after })
-                })
+                let after = response.extensions_mut().remove::<AfterSent>();
+                Ok::<_, std::convert::Infallible>(response.map(|body| Notifying { body, after }))
             }
         }),
     );

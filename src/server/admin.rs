@@ -2,10 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use warp::http::{HeaderValue, StatusCode, header};
-use warp::reply::{Reply as _, Response};
+use bytes::Bytes;
+use hyper::http::{HeaderValue, StatusCode, header};
 
-use super::{Site, State};
+use super::{Response, Site, State};
 use crate::shared::Health;
 use crate::state::Outcome;
 
@@ -41,8 +41,12 @@ pub(super) fn healthz(site: &Site) -> Response {
             (status, body)
         }
     };
-    let mut r = warp::reply::json(&body).into_response();
+    let mut r = Response::new(Bytes::from(body.to_string()).into());
     *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -118,7 +122,7 @@ fn account(state: &State) -> (StatusCode, serde_json::Value) {
 
 /// `/metrics`: the Prometheus text format.
 pub(super) fn metrics(state: &State) -> Response {
-    let mut r = state.metrics.render().into_response();
+    let mut r = Response::new(Bytes::from(state.metrics.render()).into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

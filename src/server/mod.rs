@@ -32,11 +32,8 @@ mod webhook;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Buf;
-use futures_util::Stream;
-use warp::Filter;
-use warp::http::{Method, StatusCode};
-use warp::reply::Response;
+use bytes::{Buf, Bytes};
+use hyper::http::{Method, StatusCode, header};
 
 use crate::clock::Clock;
 use crate::config::{Config, Secret};
@@ -50,6 +47,21 @@ use crate::upstream::Upstreams;
 use crate::wechat_api::{Api, OnlineAgents, Outbox};
 pub use accept::serve;
 use response::Refusal;
+
+/// A response of replyd's: every body is whole when it is written.
+pub type Response = hyper::Response<http_body_util::Full<Bytes>>;
+
+/// A request's body as the handlers read it: hyper's `Incoming` on a connection, any body in
+/// the tests.
+pub trait RequestBody:
+    hyper::body::Body<Data: Buf, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Unpin
+{
+}
+
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data: Buf, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Unpin
+{
+}
 
 /// What the handlers share: the settings, the served rules, the retry cache and the metrics.
 #[derive(Debug)]
@@ -209,54 +221,39 @@ pub enum Surface {
     Admin,
 }
 
-/// The HTTP service of one listener as a warp filter.
-pub fn routes(
-    site: Arc<Site>,
+/// Answers one request on a listener serving `surface`; `peer` is the client's address.
+pub async fn respond<B>(
+    site: &Site,
     surface: Surface,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::any()
-        .map(move || site.clone())
-        .and(warp::method())
-        .and(warp::path::full())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::header::optional::<u64>("content-length"))
-        .and(warp::header::optional::<String>("content-type"))
-        .and(warp::header::optional::<String>("x-forwarded-for"))
-        .and(warp::ext::optional::<accept::Peer>())
-        .and(warp::body::stream())
-        .then(
-            move |site: Arc<Site>,
-                  method: Method,
-                  path: warp::path::FullPath,
-                  query: String,
-                  length: Option<u64>,
-                  content_type: Option<String>,
-                  forwarded_for: Option<String>,
-                  peer: Option<accept::Peer>,
-                  body| async move {
-                let head = webhook::Head {
-                    query: &query,
-                    length,
-                    content_type: content_type.as_deref(),
-                    peer: peer.map(|p| p.0),
-                    forwarded_for: forwarded_for.as_deref(),
-                };
-                handle(&site, surface, &method, path.as_str(), head, body).await
-            },
-        )
+    request: hyper::Request<B>,
+    peer: Option<std::net::IpAddr>,
+) -> Response
+where
+    B: RequestBody,
+{
+    let (parts, body) = request.into_parts();
+    let header = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let head = webhook::Head {
+        query: parts.uri.query().unwrap_or(""),
+        // hyper has checked the length the request's framing depends on.
+        length: header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+        content_type: header(header::CONTENT_TYPE),
+        peer,
+        forwarded_for: header(header::HeaderName::from_static("x-forwarded-for")),
+    };
+    handle(site, surface, &parts.method, parts.uri.path(), head, body).await
 }
 
-async fn handle<S, B>(
+async fn handle<B>(
     site: &Site,
     surface: Surface,
     method: &Method,
     path: &str,
     head: webhook::Head<'_>,
-    body: S,
+    body: B,
 ) -> Response
 where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
+    B: RequestBody,
 {
     let operators_here = surface == Surface::Admin || !site.first().admin_separate;
     let account = (surface == Surface::Public)
@@ -313,7 +310,7 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
-    //! Routing, tested through warp without a socket (`warp::test`).
+    //! Routing, tested without a socket.
 
     use super::*;
     use crate::config::{Config, Overrides};
@@ -358,9 +355,19 @@ mod tests {
         ))))
     }
 
+    /// `method path` answered by a listener serving `surface`.
+    async fn call(site: &Site, surface: Surface, method: &str, path: &str) -> Response {
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        respond(site, surface, request, None).await
+    }
+
     #[tokio::test]
     async fn each_path_and_method_gets_its_answer() {
-        let public = routes(state(false), Surface::Public);
+        let site = state(false);
         // (method, path, status, Allow)
         let cases = [
             ("PUT", "/wechat", 405, Some("GET, POST")),
@@ -373,11 +380,7 @@ mod tests {
             ("GET", "/wechat/", 404, None),
         ];
         for (method, path, status, allow) in cases {
-            let r = warp::test::request()
-                .method(method)
-                .path(path)
-                .reply(&public)
-                .await;
+            let r = call(&site, Surface::Public, method, path).await;
             assert_eq!(r.status().as_u16(), status, "{method} {path}");
             assert_eq!(
                 r.headers().get("allow").and_then(|v| v.to_str().ok()),
@@ -390,14 +393,10 @@ mod tests {
     #[tokio::test]
     async fn with_an_admin_listener_the_public_port_has_no_operator_endpoints() {
         let s = state(true);
-        let (public, admin) = (
-            routes(s.clone(), Surface::Public),
-            routes(s, Surface::Admin),
-        );
-        let get = |path: &'static str| warp::test::request().path(path);
-        assert_eq!(get("/healthz").reply(&public).await.status(), 404);
-        assert_eq!(get("/metrics").reply(&public).await.status(), 404);
-        assert_eq!(get("/healthz").reply(&admin).await.status(), 200);
-        assert_eq!(get("/wechat").reply(&admin).await.status(), 404);
+        let get = |surface, path| call(&s, surface, "GET", path);
+        assert_eq!(get(Surface::Public, "/healthz").await.status(), 404);
+        assert_eq!(get(Surface::Public, "/metrics").await.status(), 404);
+        assert_eq!(get(Surface::Admin, "/healthz").await.status(), 200);
+        assert_eq!(get(Surface::Admin, "/wechat").await.status(), 404);
     }
 }

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use hyper::http::StatusCode;
 use tracing::warn;
-use warp::http::StatusCode;
 
 use super::response::Refusal;
 use crate::protocol::signature::{Refused, Signed};

@@ -2,8 +2,9 @@
 //! a stable reason, and told why in one line.
 
 use bytes::Bytes;
-use warp::http::{HeaderValue, StatusCode, header};
-use warp::reply::{Reply as _, Response};
+use hyper::http::{HeaderValue, StatusCode, header};
+
+use super::Response;
 
 use crate::metrics::Metrics;
 
@@ -89,7 +90,7 @@ pub(super) fn relayed(body: Bytes) -> Response {
 
 /// Plain text with a status.
 pub(super) fn text(status: StatusCode, body: String) -> Response {
-    let mut r = body.into_response();
+    let mut r = Response::new(Bytes::from(body).into());
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -5,20 +5,17 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use bytes::{Buf, Bytes};
-use futures_util::{Stream, TryStreamExt as _};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited, StreamBody};
-use hyper::body::Frame;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper::http::{HeaderValue, StatusCode};
 use sha1::Digest as _;
 use tracing::{debug, info, warn};
-use warp::http::{HeaderValue, StatusCode};
-use warp::reply::Response;
 
-use super::State;
 use super::accept::AfterSent;
 use super::answer::{Delivered, answer};
 use super::query::Query;
 use super::response::{self, Refusal};
+use super::{RequestBody, Response, State};
 use crate::dedup::{Answered, Delivery, Passive};
 use crate::protocol::crypto::{self, Cipher};
 use crate::protocol::message::clip;
@@ -63,10 +60,9 @@ pub(super) struct Head<'a> {
 }
 
 /// POST: a message or event.
-pub(super) async fn post<S, B>(state: &State, head: Head<'_>, body: S) -> Response
+pub(super) async fn post<B>(state: &State, head: Head<'_>, body: B) -> Response
 where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
+    B: RequestBody,
 {
     let started = Instant::now();
     let response = match answer_post(state, head, body, started).await {
@@ -80,15 +76,14 @@ where
     response
 }
 
-async fn answer_post<S, B>(
+async fn answer_post<B>(
     state: &State,
     head: Head<'_>,
-    body: S,
+    body: B,
     started: Instant,
 ) -> Result<Response, Refusal>
 where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
+    B: RequestBody,
 {
     let query = Query::parse(head.query)?;
     query.check_signature(
@@ -370,12 +365,10 @@ fn too_large(max: usize) -> Refusal {
 /// Reads the body as it streams in, with http-body-util's `Limited`: reading stops as soon as
 /// it passes `max` bytes, so a client that sends (or chunks) more than that costs no more than
 /// `max` of memory.
-async fn read_body<S, B>(body: S, max: usize) -> Result<Bytes, Refusal>
+async fn read_body<B>(body: B, max: usize) -> Result<Bytes, Refusal>
 where
-    S: Stream<Item = Result<B, warp::Error>> + Unpin,
-    B: Buf,
+    B: RequestBody,
 {
-    let body = StreamBody::new(body.map_ok(Frame::data));
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large(max)),
