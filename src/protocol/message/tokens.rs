@@ -98,7 +98,10 @@ impl<'a> Tokens<'a> {
     fn end_tag(&mut self, after: &'a str) -> Result<Token<'a>, ParseError> {
         let len = memchr(b'>', after.as_bytes())
             .ok_or_else(|| self.error("an end tag is not closed with '>'".into()))?;
-        let name = after[..len].trim_end_matches(is_space);
+        let mut name = &after[..len];
+        while let Some(before) = name.strip_suffix([' ', '\t', '\r', '\n']) {
+            name = before;
+        }
         match self.open.pop() {
             Some(open) if open == name => {}
             Some(open) => {
@@ -175,15 +178,28 @@ impl<'a> Tokens<'a> {
             Some(inside) => (inside, true),
             None => (&rest[..len], false),
         };
-        let name_len = inside
-            .bytes()
-            .position(|b| is_space(char::from(b)))
-            .unwrap_or(inside.len());
-        let name = &inside[..name_len];
-        if name.is_empty() || name.bytes().any(|b| b"/\"'=<&".contains(&b)) {
-            return Err(self.error(format!("<{}> is not an element name", truncate(name))));
+        // The name ends at whitespace (attributes follow) or with the tag.
+        let mut name_len = inside.len();
+        for (i, b) in inside.bytes().enumerate() {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => {
+                    name_len = i;
+                    break;
+                }
+                b'/' | b'"' | b'\'' | b'=' | b'<' | b'&' => {
+                    name_len = 0;
+                    break;
+                }
+                _ => {}
+            }
         }
-        attributes(&inside[name_len..], |_, _| Ok(())).map_err(|e| self.error(e))?;
+        let name = &inside[..name_len];
+        if name.is_empty() {
+            return Err(self.error(format!("<{}> is not an element name", truncate(inside))));
+        }
+        if name_len < inside.len() {
+            attributes(&inside[name_len..], |_, _| Ok(())).map_err(|e| self.error(e))?;
+        }
         if !empty {
             self.open.push(name);
         }
