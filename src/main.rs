@@ -10,8 +10,9 @@ use replyd::commands::{self, EXIT_COULD_NOT_RUN};
 
 /// jemalloc, purging freed pages in the background: the memory of a rule set's load (its parsed
 /// TOML) and of a replaced set goes back to the system, where glibc's malloc kept it resident
-/// (Cargo.toml says what was measured).
-#[cfg(not(target_env = "msvc"))]
+/// (Cargo.toml says what was measured). The `system-allocator` feature keeps the system's malloc,
+/// which valgrind's DHAT can count (`benches/http/count.sh allocations`).
+#[cfg(not(any(target_env = "msvc", feature = "system-allocator")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

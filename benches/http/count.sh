@@ -33,7 +33,10 @@ case $WHAT in
     *) echo "usage: $0 instructions|allocations [hit|safe]" >&2; exit 2 ;;
 esac
 
-cargo build --release --quiet --bin replyd --example bench_requests
+# DHAT counts malloc's calls: the allocations run uses the system's allocator, not jemalloc.
+features=()
+if [ "$WHAT" = allocations ]; then features=(--features system-allocator); fi
+cargo build --release --quiet "${features[@]}" --bin replyd --example bench_requests
 cat > "$tmp/replyd.toml" <<CONF
 token = "$TOKEN"
 rules = "$PWD/rules"
@@ -72,6 +75,10 @@ run() {
 
 read -r _ idle < <(run idle)
 read -r requests loaded < <(run load)
+if [ -z "$loaded" ] || [ "$loaded" = 0 ] || [ "$requests" = 0 ]; then
+    echo "nothing was counted (requests: $requests, total: $loaded)" >&2
+    exit 1
+fi
 if [ "$MODE" = safe ]; then label="safe-mode hit"; else label="plaintext hit"; fi
 awk -v n="$requests" -v a="$idle" -v b="$loaded" -v what="$WHAT" -v label="$label" \
     'BEGIN { printf "%s per request (%s): %.1f, over %d requests\n", what, label, (b - a) / n, n }'
