@@ -189,7 +189,7 @@ fn right(answer: &str, ping: bool, newest: u64) -> bool {
     }
 }
 
-const HOSTILE_KINDS: usize = 8;
+const HOSTILE_KINDS: usize = 9;
 
 /// One hostile request of kind `i % HOSTILE_KINDS`; its status (0 if the connection closed
 /// without one).
@@ -208,6 +208,11 @@ fn hostile(addr: SocketAddr, i: usize) -> u16 {
         4 => body_post(format!("<xml>{}</xml>", "<a>".repeat(5000)).as_bytes()),
         5 => format!("POST /wechat?{q}&nonce=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").into_bytes(),
         6 => b"PUT /wechat HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        // Thousands of attributes on one tag, one of them twice (refused in n log n).
+        7 => {
+            let attributes: String = (0..6000).map(|i| format!(" a{i}=''")).collect();
+            body_post(format!("<xml{attributes} a0=''/>").as_bytes())
+        }
         // A client that sends half a body and waits: cut off by body_timeout_secs.
         _ => format!("POST /wechat?{q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 500\r\n\r\n<xml>").into_bytes(),
     };

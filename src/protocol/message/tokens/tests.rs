@@ -294,3 +294,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_tag_may_have_many_attributes_but_none_twice() {
+    // Checked by sorting the names, so thousands cost n log n, not n².
+    let attributes: String = (0..9000).map(|i| format!(" a{i}=''")).collect();
+    assert!(all(&format!("<xml{attributes}/>")).is_ok());
+    let repeated = format!("<xml{attributes} a4500='x'/>");
+    match all(&repeated) {
+        Err(ParseError::Xml(message)) => assert!(message.contains("a4500 appears twice")),
+        other => panic!("{other:?}"),
+    }
+}
