@@ -215,10 +215,7 @@ impl Hangups {
     fn listen() -> Hangups {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signal = signal(SignalKind::hangup())
-                .inspect_err(|e| error!("cannot listen for SIGHUP: {e}"))
-                .ok();
+            let signal = listen_for(tokio::signal::unix::SignalKind::hangup(), "SIGHUP");
             Hangups { signal }
         }
         #[cfg(not(unix))]
@@ -244,6 +241,18 @@ impl Hangups {
     }
 }
 
+/// Starts listening for `kind` (within a runtime): from now on it no longer has its default
+/// action, and one received is kept until it is waited for. `None` (logged) if it cannot be.
+#[cfg(unix)]
+fn listen_for(
+    kind: tokio::signal::unix::SignalKind,
+    name: &str,
+) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .inspect_err(|e| error!("cannot listen for {name}: {e}"))
+        .ok()
+}
+
 /// SIGINT (Ctrl-C) and SIGTERM, listened for from start-up on.
 struct Stops {
     #[cfg(unix)]
@@ -258,15 +267,10 @@ impl Stops {
     fn listen() -> Stops {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
-            let listen = |kind: SignalKind, name: &str| {
-                signal(kind)
-                    .inspect_err(|e| error!("cannot listen for {name}: {e}"))
-                    .ok()
-            };
+            use tokio::signal::unix::SignalKind;
             Stops {
-                interrupt: listen(SignalKind::interrupt(), "SIGINT"),
-                terminate: listen(SignalKind::terminate(), "SIGTERM"),
+                interrupt: listen_for(SignalKind::interrupt(), "SIGINT"),
+                terminate: listen_for(SignalKind::terminate(), "SIGTERM"),
             }
         }
         #[cfg(not(unix))]

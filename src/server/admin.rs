@@ -2,10 +2,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use hyper::http::{HeaderValue, StatusCode, header};
+use hyper::http::StatusCode;
 
-use super::{Response, Site, State};
+use super::{Response, Site, State, response};
 use crate::shared::Health;
 use crate::state::Outcome;
 
@@ -41,13 +40,7 @@ pub(super) fn healthz(site: &Site) -> Response {
             (status, body)
         }
     };
-    let mut r = Response::new(Bytes::from(body.to_string()).into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    response::with_type(status, "application/json", body.to_string())
 }
 
 /// One account's health.
@@ -122,10 +115,9 @@ fn account(state: &State) -> (StatusCode, serde_json::Value) {
 
 /// `/metrics`: the Prometheus text format.
 pub(super) fn metrics(state: &State) -> Response {
-    let mut r = Response::new(Bytes::from(state.metrics.render()).into());
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
+    response::with_type(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        state.metrics.render(),
+    )
 }

@@ -221,7 +221,9 @@ pub enum Surface {
     Admin,
 }
 
-/// Answers one request on a listener serving `surface`; `peer` is the client's address.
+/// Answers one request on a listener serving `surface`; `peer` is the client's address. The
+/// routes are the `match` below: the webhook of the account on the path, then the operators'
+/// endpoints where this listener serves them.
 pub async fn respond<B>(
     site: &Site,
     surface: Surface,
@@ -241,20 +243,7 @@ where
         peer,
         forwarded_for: header(header::HeaderName::from_static("x-forwarded-for")),
     };
-    handle(site, surface, &parts.method, parts.uri.path(), head, body).await
-}
-
-async fn handle<B>(
-    site: &Site,
-    surface: Surface,
-    method: &Method,
-    path: &str,
-    head: webhook::Head<'_>,
-    body: B,
-) -> Response
-where
-    B: RequestBody,
-{
+    let (method, path) = (&parts.method, parts.uri.path());
     let operators_here = surface == Surface::Admin || !site.first().admin_separate;
     let account = (surface == Surface::Public)
         .then(|| site.on_path(path))

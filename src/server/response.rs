@@ -64,14 +64,22 @@ impl Refusal {
     }
 }
 
+/// A whole body with its status and content type: how every response of replyd's is made.
+pub(super) fn with_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response {
+    let mut r = Response::new(body.into().into());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
 /// 200 with XML.
 pub(super) fn xml(body: Bytes) -> Response {
-    let mut r = Response::new(body.into());
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
-    r
+    with_type(StatusCode::OK, "application/xml; charset=utf-8", body)
 }
 
 /// 200 with an upstream's answer: XML when it is a reply, plain text for `success` or
@@ -80,23 +88,12 @@ pub(super) fn relayed(body: Bytes) -> Response {
     if body.trim_ascii_start().starts_with(b"<") {
         return xml(body);
     }
-    let mut r = Response::new(body.into());
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    with_type(StatusCode::OK, "text/plain; charset=utf-8", body)
 }
 
 /// Plain text with a status.
 pub(super) fn text(status: StatusCode, body: String) -> Response {
-    let mut r = Response::new(Bytes::from(body).into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
+    with_type(status, "text/plain; charset=utf-8", body)
 }
 
 /// Plain text with a status, from a static string.

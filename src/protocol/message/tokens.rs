@@ -98,10 +98,12 @@ impl<'a> Tokens<'a> {
     fn end_tag(&mut self, after: &'a str) -> Result<Token<'a>, ParseError> {
         let len = memchr(b'>', after.as_bytes())
             .ok_or_else(|| self.error("an end tag is not closed with '>'".into()))?;
-        let mut name = &after[..len];
-        while let Some(before) = name.strip_suffix([' ', '\t', '\r', '\n']) {
-            name = before;
+        // Whitespace may follow the name; trimmed by bytes (`trim_end_matches` decodes chars).
+        let mut end = len;
+        while end > 0 && is_space(char::from(after.as_bytes()[end - 1])) {
+            end -= 1;
         }
+        let name = &after[..end];
         match self.open.pop() {
             Some(open) if open == name => {}
             Some(open) => {
@@ -138,9 +140,9 @@ impl<'a> Tokens<'a> {
         let len = find_end(after, b"?>")
             .ok_or_else(|| self.error("a processing instruction is not closed with '?>'".into()))?;
         let inside = &after[..len];
-        if inside.is_empty() || inside.starts_with(|c: char| is_space(c) || "<>?&/'\"=".contains(c))
-        {
-            return Err(self.error("a processing instruction has no target name".into()));
+        match inside.bytes().next() {
+            Some(b) if b != b'?' && !is_space(char::from(b)) && !stops_a_name(b) => {}
+            _ => return Err(self.error("a processing instruction has no target name".into())),
         }
         self.at += 2 + len + 2;
         let Some(declaration) = inside.strip_prefix("xml") else {
@@ -181,16 +183,13 @@ impl<'a> Tokens<'a> {
         // The name ends at whitespace (attributes follow) or with the tag.
         let mut name_len = inside.len();
         for (i, b) in inside.bytes().enumerate() {
-            match b {
-                b' ' | b'\t' | b'\r' | b'\n' => {
-                    name_len = i;
-                    break;
-                }
-                b'/' | b'"' | b'\'' | b'=' | b'<' | b'&' => {
-                    name_len = 0;
-                    break;
-                }
-                _ => {}
+            if is_space(char::from(b)) {
+                name_len = i;
+                break;
+            }
+            if stops_a_name(b) {
+                name_len = 0;
+                break;
             }
         }
         let name = &inside[..name_len];
@@ -302,7 +301,11 @@ fn attributes<'a>(
             .find('=')
             .ok_or_else(|| format!("the attribute {} has no value", truncate(trimmed)))?;
         let name = trimmed[..eq].trim_end_matches(is_space);
-        if name.is_empty() || name.contains(|c: char| is_space(c) || "\"'<>&/".contains(c)) {
+        if name.is_empty()
+            || name
+                .bytes()
+                .any(|b| is_space(char::from(b)) || stops_a_name(b))
+        {
             return Err(format!("{:?} is not an attribute name", truncate(name)));
         }
         let value = trimmed[eq + 1..].trim_start_matches(is_space);
@@ -344,6 +347,13 @@ fn char_ref(number: &str) -> Option<char> {
 /// XML's whitespace.
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Markup characters no name (of an element, an attribute or a processing instruction's
+/// target) may hold. XML allows fewer still; these are the ones that would let a name be read
+/// two ways.
+fn stops_a_name(b: u8) -> bool {
+    matches!(b, b'/' | b'"' | b'\'' | b'=' | b'<' | b'>' | b'&')
 }
 
 #[cfg(test)]
