@@ -20,7 +20,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Dropping the guard flushes the last log lines, so that an error printed below comes
     // after them.
-    let log_guard = replyd::logging::init(cli.log_format);
+    let log_guard = match replyd::logging::init(cli.log_format) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: cannot start the log writer: {err}");
+            return ExitCode::from(EXIT_COULD_NOT_RUN);
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Lint(args) => commands::lint::run(args),

@@ -29,17 +29,19 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::LogFormat;
 
+pub mod batch;
+
 /// Sends logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
 ///
-/// Lines are handed to a thread of their own, which writes them in batches: a request never
-/// waits for a write to stderr (under load that was one system call per message). The channel
-/// blocks rather than drops when full, so no line is lost. Keep the guard until the program
-/// ends: dropping it flushes the last lines.
-pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("replyd-log")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+/// Lines are written by a thread of their own, in batches ([`batch`]): a request never waits
+/// for a write to stderr, and no line is dropped. Keep the guard until the program ends:
+/// dropping it writes the last lines.
+///
+/// # Errors
+///
+/// When the thread that writes the logs cannot be started.
+pub fn init(format: LogFormat) -> std::io::Result<batch::Flush> {
+    let (writer, guard) = batch::start(Box::new(std::io::stderr()), batch::LINGER, batch::CAP)?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -59,7 +61,7 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
         let thread = std::thread::current();
         tracing::error!(thread = thread.name().unwrap_or("?"), "panic: {info}");
     }));
-    guard
+    Ok(guard)
 }
 
 /// The text line of an event: time, level, target, message, then `name=value` fields. Spans
