@@ -17,8 +17,12 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 /// plain Chinese without surrounding spaces).
 pub fn normalize(text: &str) -> Cow<'_, str> {
     let trimmed = text.trim();
-    // ASCII is NFKC already; asking is_nfkc_quick costs a table lookup per character.
-    if trimmed.is_ascii() || is_nfkc_quick(trimmed.chars()) == IsNormalized::Yes {
+    // ASCII and the CJK Unified Ideographs are NFKC already (a test checks every one of
+    // them); asking is_nfkc_quick costs two table searches per character.
+    if trimmed.is_ascii()
+        || trimmed.chars().all(is_ascii_or_unified_ideograph)
+        || is_nfkc_quick(trimmed.chars()) == IsNormalized::Yes
+    {
         return Cow::Borrowed(trimmed);
     }
     let nfkc: String = trimmed.nfkc().collect();
@@ -28,6 +32,12 @@ pub fn normalize(text: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(t.to_owned())
     }
+}
+
+/// Whether a character is ASCII or in the CJK Unified Ideographs block (U+4E00–U+9FFF): both
+/// are their own NFKC with combining class 0, so a text of them alone is normalized.
+fn is_ascii_or_unified_ideograph(c: char) -> bool {
+    c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c)
 }
 
 /// Case folding for the case-insensitive matchers: each character lower-cased on its own.
@@ -58,6 +68,28 @@ pub fn fold(normalized: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut in `normalize` answers what `is_nfkc_quick` would.
+    #[test]
+    fn ascii_and_unified_ideographs_are_their_own_nfkc() {
+        let shortcut = (0..=0x7F_u32)
+            .chain(0x4E00..=0x9FFF)
+            .filter_map(char::from_u32);
+        for c in shortcut {
+            assert!(is_ascii_or_unified_ideograph(c));
+            assert_eq!(
+                is_nfkc_quick(std::iter::once(c)),
+                IsNormalized::Yes,
+                "{c:?}"
+            );
+            assert_eq!(unicode_normalization::char::canonical_combining_class(c), 0);
+        }
+        for c in [
+            '\u{3000}', '\u{4DFF}', '\u{A000}', '\u{F900}', '\u{FF01}', 'é',
+        ] {
+            assert!(!is_ascii_or_unified_ideograph(c), "{c:?}");
+        }
+    }
 
     /// (input, normalized, folded): one line per case.
     const CASES: &[(&str, &str, &str)] = &[
