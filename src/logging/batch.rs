@@ -21,8 +21,12 @@ use std::time::Duration;
 
 /// How long the writer lets lines gather after the first one before it writes them.
 pub const LINGER: Duration = Duration::from_millis(20);
-/// The bytes that may be pending before a thread that logs waits for the writer.
-pub const CAP: usize = 1 << 20;
+/// The bytes that may be pending before a thread that logs waits for the writer: about 40,000
+/// lines, a second or more of a busy daemon's log, so that a log collector's hiccup does not
+/// stall requests. (tracing-appender's channel held 128,000 lines.)
+pub const CAP: usize = 8 << 20;
+/// A buffer grown past this by a burst is let go once written, not kept at its size.
+const KEEP: usize = 1 << 20;
 
 /// Where lines go: the `MakeWriter` given to tracing-subscriber (it writes each event's whole
 /// line with one `write_all`).
@@ -129,6 +133,9 @@ impl Shared {
             let _ = out.write_all(&batch).and_then(|()| out.flush());
             drop(out);
             batch.clear();
+            if batch.capacity() > KEEP {
+                batch = Vec::new();
+            }
             if closed {
                 // Lines are written as they come from now on.
                 return;
