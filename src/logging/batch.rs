@@ -57,6 +57,8 @@ struct State {
     pending: Vec<u8>,
     /// The writer sleeps until a line comes: the next line wakes it.
     idle: bool,
+    /// The writer lets lines gather: a buffer half full wakes it.
+    lingering: bool,
     /// Threads waiting for room.
     waiting: usize,
     /// The guard was dropped: lines are written as they come.
@@ -114,13 +116,16 @@ impl Shared {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             state.idle = false;
-            if !state.closed && state.pending.len() < self.cap / 2 {
-                // Woken early only by the end.
+            let gathering = |s: &mut State| !s.closed && s.pending.len() < self.cap / 2;
+            if gathering(&mut state) {
+                // Woken early by the end, or by a buffer half full.
+                state.lingering = true;
                 state = self
                     .lines
-                    .wait_timeout_while(state, self.linger, |s| !s.closed)
+                    .wait_timeout_while(state, self.linger, gathering)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
+                state.lingering = false;
             }
             std::mem::swap(&mut state.pending, &mut batch);
             if state.waiting > 0 {
@@ -169,6 +174,10 @@ impl Write for Lines {
         state.pending.extend_from_slice(line);
         if state.idle {
             state.idle = false;
+            shared.lines.notify_one();
+        } else if state.lingering && state.pending.len() >= shared.cap / 2 {
+            // A burst: the writer need not wait out its linger.
+            state.lingering = false;
             shared.lines.notify_one();
         }
         Ok(line.len())
@@ -271,6 +280,39 @@ mod tests {
         assert_eq!(text(&sink), "before\n");
         lines.write_all(b"after\n").unwrap();
         assert_eq!(text(&sink), "before\nafter\n");
+    }
+
+    /// Half a buffer of lines is written without waiting out the linger.
+    #[test]
+    fn a_burst_is_written_before_the_linger_ends() {
+        struct Told(mpsc::Sender<Vec<u8>>);
+        impl Write for Told {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                let _ = self.0.send(b.to_vec());
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (tx, written) = mpsc::channel();
+        // An hour's linger and a cap of 16 bytes: 8 pending is half.
+        let linger = Duration::from_secs(3600);
+        let (mut lines, flush) = start(Box::new(Told(tx)), linger, 16).unwrap();
+        lines.write_all(b"a\n").unwrap();
+        // Once the writer lingers over the first line, half a buffer more wakes it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !lock(&lines.0.state).lingering {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never lingered"
+            );
+            std::thread::yield_now();
+        }
+        lines.write_all(b"bcdefg\n").unwrap();
+        let got = written.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(got, b"a\nbcdefg\n");
+        drop(flush);
     }
 
     /// With stderr stuck, a thread that logs past the cap waits: nothing is dropped.
