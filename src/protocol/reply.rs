@@ -410,9 +410,7 @@ impl Writer {
 pub fn push_cdata(out: &mut String, value: &str) {
     // Drop what XML cannot carry first: dropping it afterwards could join `]]` and `>` into a
     // `]]>` that ends the section early (found by fuzzing: "a]\u{1f}]>b").
-    let ascii_xml = |b: u8| matches!(b, b'\t' | b'\n' | b'\r' | b' '..=b'\x7f');
-    // Ids and base64 are ASCII: check their bytes without decoding characters.
-    let value: Cow<'_, str> = if value.bytes().all(ascii_xml) || value.chars().all(is_xml_char) {
+    let value: Cow<'_, str> = if is_xml_text(value) {
         Cow::Borrowed(value)
     } else {
         Cow::Owned(value.chars().filter(|&c| is_xml_char(c)).collect())
@@ -439,6 +437,21 @@ pub fn push_cdata(out: &mut String, value: &str) {
     }
     out.push_str(rest);
     out.push_str("]]>");
+}
+
+/// Whether XML 1.0 allows every character of `text`, read from its bytes without decoding
+/// characters: in UTF-8 the only characters outside XML's `Char` are the C0 controls but tab,
+/// line feed and carriage return (one byte each below 0x20), and U+FFFE and U+FFFF (EF BF BE,
+/// EF BF BF); a `str` holds no surrogate.
+fn is_xml_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // No early exit: the compiler checks many bytes at a time.
+    let controls = bytes.iter().fold(false, |found, &b| {
+        found | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    });
+    !controls
+        && memchr::memchr_iter(0xEF, bytes)
+            .all(|i| !matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])))
 }
 
 /// Whether XML 1.0 allows the character in a document (its `Char` production).
@@ -600,6 +613,21 @@ mod tests {
         let parsed = parse(&xml).unwrap();
         assert_eq!(parsed.reply, reply, "{xml}");
         assert_eq!(parsed.to_user, "u\r");
+    }
+
+    /// The byte check agrees with the character check on every character, alone and amid
+    /// others.
+    #[test]
+    fn text_is_checked_from_its_bytes_as_character_by_character() {
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let one: &str = c.encode_utf8(&mut buf);
+            assert_eq!(is_xml_text(one), is_xml_char(c), "{c:?}");
+            let amid = format!("流量{c}，ok");
+            assert_eq!(is_xml_text(&amid), is_xml_char(c), "{c:?}");
+        }
+        assert!(is_xml_text(""));
+        assert!(is_xml_text("\u{FFFD}\u{FF0C}\u{EFBF}"));
     }
 
     /// Regression (fuzz target parse_message): a control character between `]` and `]>` was
