@@ -63,9 +63,7 @@ pub fn expired(set: &RuleSet, now: Timestamp) -> Vec<Diagnostic> {
 /// here on one thread.
 pub fn shadowing(set: &RuleSet) -> Vec<Diagnostic> {
     let rules = set.rules().len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 4);
+    let threads = crate::ruleset::load_threads();
     if threads == 1 || rules < SHARED_OUT_FROM {
         return shadowing_among(set, 0..rules);
     }

@@ -35,6 +35,14 @@ pub use schedule::Schedule;
 pub use template::Template;
 pub use when::{Gate, Skip, When};
 
+/// How many threads a load's parallel work uses (reading a large file's pieces, the shadowing
+/// analysis): one per core, up to four.
+pub fn load_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 4)
+}
+
 /// The rules answering messages: immutable once compiled, shared behind an `Arc`.
 #[derive(Debug)]
 pub struct RuleSet {

@@ -33,9 +33,6 @@ use crate::ruleset::FileSummary;
 /// few megabytes at most).
 pub(super) const PIECE_BYTES: usize = 64 * 1024;
 
-/// At most this many threads read pieces (one per core up to it).
-const MAX_READERS: usize = 4;
-
 /// A file cut into pieces.
 #[derive(Debug)]
 pub(super) struct Pieces {
@@ -153,9 +150,7 @@ impl Compiler {
         summary: &mut FileSummary,
     ) -> bool {
         let text = src.text();
-        let readers = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, MAX_READERS);
+        let readers = crate::ruleset::load_threads();
         std::thread::scope(|scope| {
             let mut turns = Vec::with_capacity(readers);
             for reader in 0..readers {
