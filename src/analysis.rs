@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, Location};
 use crate::engine::{self, Action, Candidate, Decider};
 use crate::protocol::{Body, Event, Message, Reply};
 use crate::ruleset::normalize::{fold, normalize};
@@ -30,12 +30,11 @@ pub fn expired(set: &RuleSet, now: Timestamp) -> Vec<Diagnostic> {
         .filter_map(|r| {
             let timing = r.timing.as_ref()?;
             let until = timing.when.until.filter(|u| *u <= now)?;
-            let span = timing.until_span.clone()?;
+            let span = timing.until_span?;
             Some(
-                Diagnostic::new(
+                Diagnostic::at(
                     Code::Expired,
-                    r.origin.location.file,
-                    span,
+                    r.at(span),
                     format!(
                         "the campaign of rule `{}` ended at {until}: it never answers again",
                         r.id
@@ -129,21 +128,16 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                 for (i, k) in keywords.iter().enumerate() {
                     if let Some(&j) = first.get(k.normalized.as_str()) {
                         out.push(
-                            Diagnostic::new(
+                            Diagnostic::at(
                                 Code::Shadowed,
-                                rule.origin.location.file,
-                                k.span.clone(),
+                                rule.at(k.span),
                                 format!(
                                     "the keyword {:?} is listed twice in rule `{}`",
                                     k.text, rule.id
                                 ),
                             )
                             .with_help("delete one of them")
-                            .with_related(
-                                rule.origin.location.file,
-                                keywords[j].span.clone(),
-                                "first listed here",
-                            ),
+                            .with_related_at(rule.at(keywords[j].span), "first listed here"),
                         );
                         continue;
                     }
@@ -176,7 +170,7 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                             k.text,
                             rule.id
                         );
-                        out.push(shadowed(set, own, &what, k.span.clone(), w));
+                        out.push(shadowed(set, own, &what, rule.at(k.span), w));
                     }
                 }
             }
@@ -193,13 +187,7 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                         Some(k) => format!("rule `{}` (event {name} with key {k:?})", rule.id),
                         None => format!("rule `{}` (event {name})", rule.id),
                     };
-                    out.push(shadowed(
-                        set,
-                        own,
-                        &what,
-                        rule.origin.location.span.clone(),
-                        w,
-                    ));
+                    out.push(shadowed(set, own, &what, rule.origin.location.clone(), w));
                 }
             }
             Matcher::MsgType(t) if t.eq_ignore_ascii_case("text") => {}
@@ -208,13 +196,7 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                     probe(&message(body_of_type(t))).filter(|(w, _)| w.rule != index)
                 {
                     let what = format!("rule `{}` (msg_type {t})", rule.id);
-                    out.push(shadowed(
-                        set,
-                        own,
-                        &what,
-                        rule.origin.location.span.clone(),
-                        w,
-                    ));
+                    out.push(shadowed(set, own, &what, rule.origin.location.clone(), w));
                 }
             }
             Matcher::Regex(_) | Matcher::Scene(_) | Matcher::AnyMessage => {}
@@ -228,7 +210,7 @@ fn shadowed(
     set: &RuleSet,
     lost: Candidate,
     what: &str,
-    span: std::ops::Range<usize>,
+    at: Location,
     winner: Candidate,
 ) -> Diagnostic {
     let (l, w) = (set.rule(lost.rule), set.rule(winner.rule));
@@ -249,10 +231,9 @@ fn shadowed(
     } else {
         "delete what can never answer, or change the rules' priorities".to_owned()
     };
-    Diagnostic::new(
+    Diagnostic::at(
         Code::Shadowed,
-        l.origin.location.file,
-        span,
+        at,
         format!(
             "{what} can never answer: rule `{}` ({}, {}{item}, priority {}) always takes it ({because})",
             w.id,

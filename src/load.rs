@@ -133,7 +133,10 @@ fn load_reusing(
     let (sources, mut diagnostics) = read_paths(paths)?;
     // Hashed once: compared with the served set's, then kept by the set compiled.
     let fingerprint = Fingerprint::of(&sources, declared);
-    let unchanged = served.filter(|set| diagnostics.is_empty() && set.fingerprint() == fingerprint);
+    let unchanged = served
+        .as_ref()
+        .filter(|set| diagnostics.is_empty() && set.fingerprint() == fingerprint)
+        .cloned();
     let reused = unchanged.is_some();
     let (set, complete, files) = match unchanged {
         // Its compile diagnostics were warnings at most, logged when it was loaded.
@@ -142,7 +145,10 @@ fn load_reusing(
             (Some(set), true, files)
         }
         None => {
-            let compiled = compile_fingerprinted(&sources, declared, fingerprint);
+            // The rules of unchanged entries are taken from the served set, not built again.
+            let compiled =
+                compile_fingerprinted(&sources, declared, fingerprint, served.as_deref());
+            drop(served);
             diagnostics.extend(compiled.diagnostics);
             (
                 compiled.set.map(Arc::new),

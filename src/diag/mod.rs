@@ -212,6 +212,11 @@ impl Diagnostic {
         }
     }
 
+    /// A diagnostic at a place already located (a rule's keyword: [`Rule::at`](crate::ruleset::Rule::at)).
+    pub fn at(code: Code, location: Location, message: impl Into<String>) -> Self {
+        Diagnostic::new(code, location.file, location.span, message)
+    }
+
     /// A diagnostic about the rule set as a whole.
     pub fn global(code: Code, message: impl Into<String>) -> Self {
         Diagnostic {
@@ -243,6 +248,12 @@ impl Diagnostic {
             message: message.into(),
         });
         self
+    }
+
+    /// Adds a related place already located.
+    #[must_use]
+    pub fn with_related_at(self, location: Location, message: impl Into<String>) -> Self {
+        self.with_related(location.file, location.span, message)
     }
 
     /// The severity, fixed by the code.

@@ -58,6 +58,9 @@ pub struct RuleSet {
     offline: bool,
     /// What the set was compiled from.
     fingerprint: Fingerprint,
+    /// What the config declared when it was compiled (a reload against other declarations
+    /// compiles every rule again).
+    declared: Arc<Declared>,
 }
 
 impl RuleSet {
@@ -107,6 +110,11 @@ impl RuleSet {
         self.fingerprint
     }
 
+    /// What the config declared when the set was compiled.
+    pub fn declared(&self) -> &Declared {
+        &self.declared
+    }
+
     /// How many rules are enabled (can answer).
     pub fn enabled_count(&self) -> usize {
         self.rules.iter().filter(|r| r.enabled).count()
@@ -141,9 +149,77 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// One compiled rule.
+/// One compiled rule: what it is ([`RuleBody`], shared) and where this load found it.
+///
+/// The body is shared between rule sets: a reload after an edit compiles only the entries whose
+/// text changed and takes the others' bodies from the set it replaces (`compile::reuse`), so a
+/// catalogue is not held twice while the new set is built beside the one serving. Everything a
+/// body keeps about positions is therefore counted from its entry's header ([`EntrySpan`]);
+/// [`Rule::at`] places it in the file.
 #[derive(Debug)]
 pub struct Rule {
+    body: Arc<RuleBody>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+impl std::ops::Deref for Rule {
+    type Target = RuleBody;
+
+    fn deref(&self) -> &RuleBody {
+        &self.body
+    }
+}
+
+impl Rule {
+    /// A rule of `body`, written at `origin` (whose span is the entry's header).
+    pub(crate) fn new(body: Arc<RuleBody>, origin: Origin) -> Rule {
+        Rule { body, origin }
+    }
+
+    /// The shared body, for a later set to take.
+    pub(crate) fn body(&self) -> &Arc<RuleBody> {
+        &self.body
+    }
+
+    /// The body, while the compiler still owns it alone (`None` once shared).
+    pub(crate) fn body_mut(&mut self) -> Option<&mut RuleBody> {
+        Arc::get_mut(&mut self.body)
+    }
+
+    /// Where `span` (a keyword's, a pattern's, `until`'s) is in the rule's file.
+    pub fn at(&self, span: EntrySpan) -> Location {
+        let base = self.origin.location.span.start;
+        Location {
+            file: self.origin.location.file,
+            span: base + span.start as usize..base + span.end as usize,
+        }
+    }
+}
+
+/// A byte span within a rule's entry, counted from the start of its `[[rule]]` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EntrySpan {
+    start: u32,
+    end: u32,
+}
+
+impl EntrySpan {
+    /// `span` (in the file) counted from `base`, the entry's header. An entry does not reach
+    /// 4 GiB; an offset past that is kept at the end of the range a `u32` can hold.
+    pub(crate) fn within(base: usize, span: &Range<usize>) -> EntrySpan {
+        let offset = |at: usize| u32::try_from(at.saturating_sub(base)).unwrap_or(u32::MAX);
+        EntrySpan {
+            start: offset(span.start),
+            end: offset(span.end),
+        }
+    }
+}
+
+/// What a rule is, apart from where it was written: shared by the rule sets whose files hold
+/// the same entry.
+#[derive(Debug)]
+pub struct RuleBody {
     /// Unique id (`[A-Za-z0-9_.-]+`); shared by every answer that names it.
     pub id: Arc<str>,
     /// `name`: a label for people (the console's rule name, for example); `try` shows it.
@@ -163,8 +239,30 @@ pub struct Rule {
     /// When and how often it may answer; `None` (most rules of a catalogue) for always, which
     /// keeps a plain rule small.
     pub timing: Option<Box<Timing>>,
-    /// Where it was written.
-    pub origin: Origin,
+    /// Where the `id` value is, for a duplicate found in a later load.
+    pub(crate) id_span: EntrySpan,
+    /// Where the entry's header ends.
+    pub(crate) header_end: u32,
+    /// The digest of the entry's text, when a later load may take this body for an entry of
+    /// the same text (`compile::reuse` says which).
+    pub(crate) digest: Option<EntryDigest>,
+}
+
+/// The digest of an entry's text: its bytes from its header to the next entry's, SipHash-1-3
+/// with a 128-bit output. The files are the operator's: what matters is that no edit goes
+/// unnoticed by accident (two different entries alike have odds of 2^-128), not a forger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EntryDigest([u8; 16]);
+
+impl EntryDigest {
+    /// The digest of `text`.
+    pub(crate) fn of(text: &str) -> EntryDigest {
+        use siphasher::sip128::{Hasher128 as _, SipHasher13};
+        use std::hash::Hasher as _;
+        let mut h = SipHasher13::new();
+        h.write(text.as_bytes());
+        EntryDigest(h.finish128().as_u128().to_le_bytes())
+    }
 }
 
 /// A rule's time conditions, kept only by the rules that have one.
@@ -175,7 +273,7 @@ pub struct Timing {
     /// `cooldown`: after answering a follower, not a candidate for that follower for this long.
     pub cooldown: Option<std::time::Duration>,
     /// Where `until` was written, for the `expired` warning.
-    pub until_span: Option<Range<usize>>,
+    pub until_span: Option<EntrySpan>,
 }
 
 /// The time conditions of a rule without any.
@@ -185,7 +283,7 @@ static ALWAYS: When = When {
     until: None,
 };
 
-impl Rule {
+impl RuleBody {
     /// When it may answer (always, for a rule without time conditions).
     pub fn when(&self) -> &When {
         self.timing.as_ref().map_or(&ALWAYS, |t| &t.when)
@@ -380,8 +478,8 @@ pub struct Keyword {
     pub text: String,
     /// Normalised, and folded unless the rule is case-sensitive: what is compared.
     pub normalized: String,
-    /// Byte span of the keyword in its file.
-    pub span: Range<usize>,
+    /// Where the keyword is written.
+    pub span: EntrySpan,
 }
 
 /// A compiled regex.
@@ -389,8 +487,8 @@ pub struct Keyword {
 pub struct Pattern {
     /// The regex.
     pub regex: regex::Regex,
-    /// Byte span of the pattern in its file.
-    pub span: Range<usize>,
+    /// Where the pattern is written.
+    pub span: EntrySpan,
 }
 
 /// A rule's reply, with every string a [`Template`].
@@ -571,15 +669,12 @@ pub const RESERVED_IDS: &[&str] = &["transfer", "none"];
 mod size_tests {
     use super::*;
 
-    /// A catalogue keeps one `Rule` per entry: 100,000 of them are 19 MB at this size (37 MB
-    /// before the rare parts were boxed). Grow it only knowingly.
+    /// A catalogue keeps one `Rule` and one `RuleBody` per entry: 100,000 of them are 24 MB at
+    /// these sizes (37 MB before the rare parts were boxed). Grow them only knowingly.
     #[test]
     fn a_rule_stays_small() {
-        assert!(
-            std::mem::size_of::<Rule>() <= 192,
-            "{}",
-            std::mem::size_of::<Rule>()
-        );
+        let sizes = (std::mem::size_of::<Rule>(), std::mem::size_of::<RuleBody>());
+        assert!(sizes.0 <= 56 && sizes.1 <= 176, "{sizes:?}");
         assert!(std::mem::size_of::<RuleReply>() <= 32);
         assert!(std::mem::size_of::<Matcher>() <= 56);
     }

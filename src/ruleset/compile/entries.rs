@@ -9,6 +9,7 @@ use serde::de::IntoDeserializer;
 use toml::Spanned;
 use toml::de::DeValue;
 
+use crate::ruleset::EntryDigest;
 use crate::ruleset::raw::{RawRule, RawSchedule, RawTest};
 
 /// The kinds of entry a rule file holds, by their top-level key: one list, one place.
@@ -58,6 +59,8 @@ pub(super) struct Read {
     pub kind: EntryKind,
     pub header: Range<usize>,
     pub raw: Result<RawEntry, Malformed>,
+    /// The digest of the entry's text, when it was cut out of its file (pieces.rs).
+    pub digest: Option<EntryDigest>,
 }
 
 /// Deserializes one entry of `kind`.
@@ -85,5 +88,10 @@ pub(super) fn read(kind: EntryKind, elem: Spanned<DeValue<'_>>) -> Read {
             .map(RawEntry::Schedule)
             .map_err(|e| malformed(e, None)),
     };
-    Read { kind, header, raw }
+    Read {
+        kind,
+        header,
+        raw,
+        digest: None,
+    }
 }

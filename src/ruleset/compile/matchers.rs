@@ -360,7 +360,7 @@ fn keywords(
         keywords.push(Keyword {
             text,
             normalized,
-            span,
+            span: entry.within(&span),
         });
     }
     ok.then_some(keywords)
@@ -470,7 +470,10 @@ fn patterns(
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
         {
-            Ok(regex) => patterns.push(Pattern { regex, span }),
+            Ok(regex) => patterns.push(Pattern {
+                regex,
+                span: entry.within(&span),
+            }),
             Err(e) => {
                 diags.push(
                     entry
@@ -539,7 +542,7 @@ pub(super) fn check_group_refs(
                         ),
                     )
                     .with_help(help)
-                    .with_related(entry.file, p.span.clone(), "the regex"),
+                    .with_related(entry.file, entry.place(p.span), "the regex"),
             );
         }
     }

@@ -19,6 +19,7 @@ mod matchers;
 mod one_of;
 mod pieces;
 mod replies;
+mod reuse;
 mod rule_tests;
 mod suggest;
 mod when;
@@ -35,7 +36,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::raw::{RawRule, TestSpec};
-use super::{FileSummary, Fingerprint, Index, Origin, RESERVED_IDS, Rule, RuleSet};
+use super::{
+    EntryDigest, EntrySpan, FileSummary, Fingerprint, Index, Origin, RESERVED_IDS, Rule, RuleBody,
+    RuleSet,
+};
 use crate::diag::{Code, Diagnostic, FileId, Location, Severity, SourceFile, Sources};
 use entries::{EntryKind, RawEntry};
 
@@ -84,17 +88,27 @@ pub fn compile(sources: &Sources) -> Compiled {
 /// Compiles rule files (given in path order) into a rule set, against what the config
 /// `declared`.
 pub fn compile_with(sources: &Sources, declared: &Declared) -> Compiled {
-    compile_fingerprinted(sources, declared, Fingerprint::of(sources, declared))
+    compile_fingerprinted(sources, declared, Fingerprint::of(sources, declared), None)
 }
 
 /// [`compile_with`] for the loader, which has the fingerprint of `sources` and `declared`
 /// already (it compares it with the served set's first): the files are hashed once.
+///
+/// `previous` is the set a reload replaces: the rules of entries whose text it was compiled
+/// from are taken from it, not compiled again (reuse.rs).
 pub(crate) fn compile_fingerprinted(
     sources: &Sources,
     declared: &Declared,
     fingerprint: Fingerprint,
+    previous: Option<&RuleSet>,
 ) -> Compiled {
-    compile_in_pieces(sources, declared, fingerprint, pieces::PIECE_BYTES)
+    compile_in_pieces(
+        sources,
+        declared,
+        fingerprint,
+        pieces::PIECE_BYTES,
+        previous,
+    )
 }
 
 /// [`compile_with`], cutting files larger than `piece_bytes` into pieces (pieces.rs).
@@ -103,15 +117,18 @@ fn compile_in_pieces(
     declared: &Declared,
     fingerprint: Fingerprint,
     piece_bytes: usize,
+    previous: Option<&RuleSet>,
 ) -> Compiled {
     let mut cx = Compiler {
         declared: Arc::new(declared.clone()),
         piece_bytes,
         ..Compiler::default()
     };
+    let reuse = previous.and_then(|set| reuse::Reuse::of(set, declared));
     for (id, file) in sources.iter() {
-        cx.file(id, file);
+        cx.file(id, file, reuse.as_ref());
     }
+    drop(reuse);
     let pending = std::mem::take(&mut cx.pending_gates);
     when::resolve_gates(pending, &cx.schedules, &mut cx.rules, &mut cx.diags);
     cross::check_duplicate_keywords(&cx.rules, &mut cx.diags);
@@ -124,6 +141,7 @@ fn compile_in_pieces(
         files,
         regex_budget,
         schedules,
+        declared,
         ..
     } = cx;
     let complete = !diags
@@ -144,6 +162,7 @@ fn compile_in_pieces(
             tests,
             files: files.clone(),
             index,
+            declared,
         }),
         Some(Err(e)) => {
             diags.push(
@@ -172,7 +191,7 @@ struct Compiler {
     diags: Vec<Diagnostic>,
     rules: Vec<Rule>,
     /// Every well-formed id seen, even on a rule with errors, and where it was first written.
-    ids: HashMap<String, Location>,
+    ids: HashMap<Arc<str>, Location>,
     raw_tests: Vec<(Origin, TestSpec)>,
     files: Vec<FileSummary>,
     regex_budget: matchers::RegexBudget,
@@ -207,6 +226,17 @@ impl Entry<'_> {
         }
     }
 
+    /// `span` (in the file) counted from the entry's header, as a rule's body keeps it.
+    fn within(&self, span: &Range<usize>) -> EntrySpan {
+        EntrySpan::within(self.header.start, span)
+    }
+
+    /// Where `span` (counted from the entry's header) is in the file.
+    fn place(&self, span: EntrySpan) -> Range<usize> {
+        let base = self.header.start;
+        base + span.start as usize..base + span.end as usize
+    }
+
     fn diag(&self, code: Code, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(code, self.file, span, message)
     }
@@ -231,7 +261,7 @@ impl Compiler {
         self.diags.push(d);
     }
 
-    fn file(&mut self, file: FileId, src: &SourceFile) {
+    fn file(&mut self, file: FileId, src: &SourceFile, reuse: Option<&reuse::Reuse<'_>>) {
         let mut summary = FileSummary {
             path: src.path().to_owned(),
             rules: 0,
@@ -244,7 +274,7 @@ impl Compiler {
         if let Some(pieces) = pieces::split(src.text(), self.piece_bytes) {
             let mark = self.mark();
             self.rules.reserve(pieces.rules);
-            if self.pieces(file, src, &path, &pieces.ranges, &mut summary) {
+            if self.pieces(file, src, &path, &pieces, reuse, &mut summary) {
                 self.files.push(summary);
                 return;
             }
@@ -345,7 +375,7 @@ impl Compiler {
             EntryKind::Schedule => {}
         }
         match read.raw {
-            Ok(RawEntry::Rule(raw)) => self.rule(&entry, *raw),
+            Ok(RawEntry::Rule(raw)) => self.rule(&entry, *raw, read.digest),
             Ok(RawEntry::Test(raw)) => self.raw_tests.push((entry.origin(), raw.spec())),
             Ok(RawEntry::Schedule(raw)) => self.schedules.add(&entry, raw, &mut self.diags),
             Err(m) => {
@@ -357,7 +387,10 @@ impl Compiler {
         }
     }
 
-    fn rule(&mut self, entry: &Entry<'_>, raw: RawRule) {
+    /// Compiles a rule entry; `digest` is its text's, when the entry was cut out of its file
+    /// (pieces.rs), for a later load to take the body if the text is the same.
+    fn rule(&mut self, entry: &Entry<'_>, raw: RawRule, digest: Option<EntryDigest>) {
+        let diags_before = self.diags.len();
         let RawRule {
             id,
             priority,
@@ -384,6 +417,7 @@ impl Compiler {
             },
             &mut self.diags,
         );
+        let id_span = id.as_ref().map(|id| entry.within(&id.span()));
         let id = self.rule_id(entry, id.as_ref());
         let priority = priority.as_ref().map_or(0, |p| *p.get_ref());
         let is_enabled = enabled.as_ref().is_none_or(|e| *e.get_ref());
@@ -427,8 +461,17 @@ impl Compiler {
                     },
                 });
             }
-            self.rules.push(Rule {
-                id: id.into(),
+            // A later load may take this body for the same text only if nothing about it
+            // depends on more than the entry and the declarations: no diagnostic (each is
+            // reported again by every load), no time conditions (a schedule is resolved across
+            // files), no regex (the regexes share one compile budget).
+            let digest = digest.filter(|_| {
+                self.diags.len() == diags_before
+                    && kept.is_none()
+                    && matcher.capture_patterns().is_empty()
+            });
+            let body = RuleBody {
+                id,
                 name: name.map(|n| n.into_inner().into_boxed_str()),
                 priority,
                 enabled: is_enabled,
@@ -437,8 +480,11 @@ impl Compiler {
                 reply,
                 voice,
                 timing: kept,
-                origin: entry.origin(),
-            });
+                id_span: id_span.unwrap_or_default(),
+                header_end: entry.within(&entry.header).end,
+                digest,
+            };
+            self.rules.push(Rule::new(Arc::new(body), entry.origin()));
         }
     }
 
@@ -472,7 +518,7 @@ impl Compiler {
 
     /// Checks an id and records where it was first written; `None` (and a diagnostic) when it
     /// is missing, malformed, reserved or already used.
-    fn rule_id(&mut self, entry: &Entry<'_>, id: Option<&Spanned<String>>) -> Option<String> {
+    fn rule_id(&mut self, entry: &Entry<'_>, id: Option<&Spanned<String>>) -> Option<Arc<str>> {
         let Some(id) = id else {
             self.push(
                 entry
@@ -504,24 +550,34 @@ impl Compiler {
             );
             return None;
         }
-        if let Some(first) = self.ids.get(value) {
-            let d = entry
-                .diag(
-                    Code::DuplicateId,
-                    span,
-                    format!("the id `{value}` is already used"),
-                )
-                .with_help("rule ids must be unique across all rule files; rename one of them")
-                .with_related(first.file, first.span.clone(), "first used here");
+        let id: Arc<str> = Arc::from(value.as_str());
+        self.claim_id(
+            &id,
+            Location {
+                file: entry.file,
+                span,
+            },
+        )
+        .then_some(id)
+    }
+
+    /// Records a well-formed id written `here`; `false` (and a diagnostic) when it is already
+    /// used.
+    fn claim_id(&mut self, id: &Arc<str>, here: Location) -> bool {
+        if let Some(first) = self.ids.get(id) {
+            let d = Diagnostic::new(
+                Code::DuplicateId,
+                here.file,
+                here.span,
+                format!("the id `{id}` is already used"),
+            )
+            .with_help("rule ids must be unique across all rule files; rename one of them")
+            .with_related(first.file, first.span.clone(), "first used here");
             self.push(d);
-            return None;
+            return false;
         }
-        let here = Location {
-            file: entry.file,
-            span,
-        };
-        self.ids.insert(value.clone(), here);
-        Some(value.clone())
+        self.ids.insert(id.clone(), here);
+        true
     }
 }
 

@@ -25,9 +25,10 @@ use toml_parser::Source;
 use toml_parser::lexer::TokenKind;
 
 use super::entries::{self, EntryKind};
+use super::reuse::Reuse;
 use super::{Compiler, matchers};
-use crate::diag::{FileId, SourceFile};
-use crate::ruleset::FileSummary;
+use crate::diag::{FileId, Location, SourceFile};
+use crate::ruleset::{EntryDigest, FileSummary, Origin, Rule, RuleBody};
 
 /// Where a file is cut: about this many bytes of TOML per piece (a piece's document is then a
 /// few megabytes at most).
@@ -41,6 +42,9 @@ pub(super) struct Pieces {
     pub ranges: Vec<Range<usize>>,
     /// How many `[[rule]]` entries the file has (to size the rule list once).
     pub rules: usize,
+    /// Where each entry's header starts, in order: an entry's text runs to the next one's
+    /// (or the file's end), and its digest is of that text (reuse.rs).
+    pub entries: Vec<usize>,
 }
 
 /// Where to cut `text` into pieces of at least `piece_bytes` (the last may be shorter), or
@@ -60,6 +64,7 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
     let mut ranges = Vec::new();
     let mut piece_start = 0;
     let mut rules = 0;
+    let mut entries = Vec::new();
     while let Some(token) = tokens.next() {
         match token.kind() {
             TokenKind::Whitespace | TokenKind::Comment => {}
@@ -100,6 +105,7 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
                             piece_start = start;
                         }
                         rules += usize::from(kind == EntryKind::Rule);
+                        entries.push(start);
                         current = Some(kind);
                     }
                     // A sub-table of the entry just opened: it stays in that entry's piece.
@@ -129,7 +135,11 @@ pub(super) fn split(text: &str, piece_bytes: usize) -> Option<Pieces> {
         return None;
     }
     ranges.push(piece_start..text.len());
-    Some(Pieces { ranges, rules })
+    Some(Pieces {
+        ranges,
+        rules,
+        entries,
+    })
 }
 
 impl Compiler {
@@ -146,10 +156,13 @@ impl Compiler {
         file: FileId,
         src: &SourceFile,
         path: &Arc<Path>,
-        ranges: &[Range<usize>],
+        pieces: &Pieces,
+        reuse: Option<&Reuse<'_>>,
         summary: &mut FileSummary,
     ) -> bool {
         let text = src.text();
+        let ranges = &pieces.ranges;
+        let entries = &pieces.entries;
         let readers = crate::ruleset::load_threads();
         std::thread::scope(|scope| {
             let mut turns = Vec::with_capacity(readers);
@@ -159,7 +172,7 @@ impl Compiler {
                     .name("replyd-rules".into())
                     .spawn_scoped(scope, move || {
                         for range in ranges.iter().skip(reader).step_by(readers) {
-                            let piece = read_piece(text, range);
+                            let piece = read_piece(text, range, entries, reuse);
                             let failed = piece.is_none();
                             // Sending fails once the compiler has stopped listening.
                             if tx.send(piece).is_err() || failed {
@@ -174,11 +187,16 @@ impl Compiler {
                 turns.push(rx);
             }
             for turn in turns.iter().cycle().take(ranges.len()) {
-                let Ok(Some(entries)) = turn.recv() else {
+                let Ok(Some(items)) = turn.recv() else {
                     return false;
                 };
-                for read in entries {
-                    self.entry(file, src, path, read, summary);
+                for item in items {
+                    match item {
+                        Item::Read(read) => self.entry(file, src, path, read, summary),
+                        Item::Reused { header, body } => {
+                            self.reused(file, src, path, header, body, summary);
+                        }
+                    }
                 }
             }
             true
@@ -219,14 +237,67 @@ pub(super) struct Mark {
     regex_budget: matchers::RegexBudget,
 }
 
-/// Parses and deserializes the entries of one piece, with the file's spans; `None` when the
-/// piece does not parse on its own, holds anything but entries, or has a malformed entry.
-fn read_piece(text: &str, range: &Range<usize>) -> Option<Vec<entries::Read>> {
+/// An entry of a piece: read, or taken from the set a reload replaces.
+enum Item<'r> {
+    Read(entries::Read),
+    /// A rule whose entry's header starts at `header`, compiled earlier from the same text.
+    Reused {
+        header: usize,
+        body: &'r Arc<RuleBody>,
+    },
+}
+
+/// The entries of one piece, in the file's order: each `[[rule]]` whose text `reuse` knows is
+/// taken from it, and the runs of entries between such rules are parsed and deserialized, with
+/// the file's spans. `None` when a run does not parse on its own, holds anything but entries,
+/// or has a malformed entry. `entries` is every entry's header start in the file.
+fn read_piece<'r>(
+    text: &str,
+    range: &Range<usize>,
+    entries: &[usize],
+    reuse: Option<&Reuse<'r>>,
+) -> Option<Vec<Item<'r>>> {
+    let first = entries.partition_point(|&s| s < range.start);
+    let last = entries.partition_point(|&s| s < range.end);
+    let starts = &entries[first..last];
+    let digests: Vec<EntryDigest> = (0..starts.len())
+        .map(|i| EntryDigest::of(&text[starts[i]..starts.get(i + 1).map_or(range.end, |&e| e)]))
+        .collect();
+    let mut out = Vec::new();
+    // Where the entries not yet read begin.
+    let mut run = range.start;
+    for (i, digest) in digests.iter().enumerate() {
+        let Some(body) = reuse.and_then(|r| r.get(digest)) else {
+            continue;
+        };
+        if run < starts[i] {
+            read_run(text, run..starts[i], starts, &digests, &mut out)?;
+        }
+        out.push(Item::Reused {
+            header: starts[i],
+            body,
+        });
+        run = starts.get(i + 1).map_or(range.end, |&e| e);
+    }
+    if run < range.end {
+        read_run(text, run..range.end, starts, &digests, &mut out)?;
+    }
+    Some(out)
+}
+
+/// Parses and deserializes the entries in `range` (whole entries of a piece whose headers
+/// start at `starts`, with their `digests`) onto `out`; `None` as for [`read_piece`].
+fn read_run(
+    text: &str,
+    range: Range<usize>,
+    starts: &[usize],
+    digests: &[EntryDigest],
+    out: &mut Vec<Item<'_>>,
+) -> Option<()> {
     let (table, errors) = DeTable::parse_recoverable(&text[range.clone()]);
     if !errors.is_empty() {
         return None;
     }
-    let mut out = Vec::new();
     for (key, value) in table.into_inner() {
         let kind = EntryKind::of(key.get_ref())?;
         let DeValue::Array(items) = value.into_inner() else {
@@ -234,14 +305,47 @@ fn read_piece(text: &str, range: &Range<usize>) -> Option<Vec<entries::Read>> {
         };
         for mut elem in items {
             shift_values(&mut elem, range.start);
-            let read = entries::read(kind, elem);
+            let mut read = entries::read(kind, elem);
             if read.raw.is_err() {
                 return None;
             }
-            out.push(read);
+            // The entry's text is the one its digest is of only if its header is where the
+            // cut was made.
+            read.digest = starts
+                .binary_search(&read.header.start)
+                .ok()
+                .map(|i| digests[i]);
+            out.push(Item::Read(read));
         }
     }
-    Some(out)
+    Some(())
+}
+
+impl Compiler {
+    /// Adds a rule compiled earlier from the same entry text, whose header now starts at
+    /// `header`: as a fresh compile of the entry would, but without compiling it. Only its id
+    /// needs the rest of the set (not used twice).
+    fn reused(
+        &mut self,
+        file: FileId,
+        src: &SourceFile,
+        path: &Arc<Path>,
+        header: usize,
+        body: &Arc<RuleBody>,
+        summary: &mut FileSummary,
+    ) {
+        summary.rules += 1;
+        let span = header..header + body.header_end as usize;
+        let origin = Origin {
+            path: path.clone(),
+            line: src.line_col(header).0,
+            location: Location { file, span },
+        };
+        let rule = Rule::new(body.clone(), origin);
+        if self.claim_id(&body.id, rule.at(body.id_span)) {
+            self.rules.push(rule);
+        }
+    }
 }
 
 /// Moves the spans of `value` and of every value in it `offset` bytes on, so that a piece's

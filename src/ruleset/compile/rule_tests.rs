@@ -2,6 +2,7 @@
 //! (one that exists, even if it has errors of its own), `transfer` or `none`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::one_of::{OneOf, exactly_one};
 use super::suggest::did_you_mean;
@@ -24,10 +25,10 @@ const ONE_INPUT: OneOf = OneOf {
 /// Resolves every test against the ids written in the rule files.
 pub(super) fn resolve(
     raw_tests: Vec<(Origin, TestSpec)>,
-    ids: &HashMap<String, Location>,
+    ids: &HashMap<Arc<str>, Location>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<RuleTest> {
-    let known: Vec<&str> = ids.keys().map(String::as_str).collect();
+    let known: Vec<&str> = ids.keys().map(|id| &**id).collect();
     raw_tests
         .into_iter()
         .filter_map(|(origin, spec)| test(origin, spec, ids, &known, diags))
@@ -37,7 +38,7 @@ pub(super) fn resolve(
 fn test(
     origin: Origin,
     spec: TestSpec,
-    ids: &HashMap<String, Location>,
+    ids: &HashMap<Arc<str>, Location>,
     known: &[&str],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RuleTest> {

@@ -79,7 +79,7 @@ pub(super) struct Timing {
     pub when: When,
     pub gate: Option<(String, bool, Range<usize>)>,
     pub cooldown: Option<Duration>,
-    pub until_span: Option<Range<usize>>,
+    pub until_span: Option<crate::ruleset::EntrySpan>,
 }
 
 impl Timing {
@@ -94,7 +94,7 @@ impl Timing {
             Box::new(crate::ruleset::Timing {
                 when: self.when,
                 cooldown: self.cooldown,
-                until_span: self.until_span.clone(),
+                until_span: self.until_span,
             })
         })
     }
@@ -206,7 +206,7 @@ pub(super) fn timing(
         },
         gate,
         cooldown,
-        until_span: until.map(|u| u.1),
+        until_span: until.map(|u| entry.within(&u.1)),
     })
 }
 
@@ -341,7 +341,7 @@ pub(super) fn resolve_gates(
         match schedules.by_name.get(&p.name) {
             Some(&(Some(index), _)) => {
                 // A rule with a gate kept its timing (`Timing::kept`).
-                if let Some(timing) = rules[p.rule].timing.as_mut() {
+                if let Some(timing) = rules[p.rule].body_mut().and_then(|b| b.timing.as_mut()) {
                     timing.when.gate = Some(Gate {
                         schedule: index,
                         open: p.open,
