@@ -30,7 +30,8 @@ pub const REGEX_SET_DFA_LIMIT: usize = 64 << 20;
 
 use super::key_index::KeyIndex;
 use super::normalize::{fold, normalize};
-use super::{Matcher, Rule};
+use super::{KeyMatch, Matcher, Rule};
+use std::sync::Arc;
 
 /// A rule's keyword or pattern that matched: which rule, which of its items, and how long the
 /// matched literal is (in characters; 0 for regexes until the engine measures the match).
@@ -196,6 +197,21 @@ fn set_error(e: &meta::BuildError) -> String {
 }
 
 impl Index {
+    /// Whether `rules` would be indexed as `before` was: as many rules, each alike in what
+    /// [`Index::build`] reads (whether it is enabled, its case, its priority, its matcher),
+    /// so that an index of one serves the other. A rule whose body `before` shares is alike
+    /// without a look.
+    pub fn alike(before: &[Rule], rules: &[Rule]) -> bool {
+        before.len() == rules.len()
+            && before.iter().zip(rules).all(|(a, b)| {
+                Arc::ptr_eq(a.body(), b.body())
+                    || (a.enabled == b.enabled
+                        && a.case_sensitive == b.case_sensitive
+                        && a.priority == b.priority
+                        && matchers_alike(&a.matcher, &b.matcher))
+            })
+    }
+
     /// Builds the index over the enabled rules.
     ///
     /// # Errors
@@ -203,6 +219,22 @@ impl Index {
     /// When the regexes together exceed the regex set's size limit.
     pub fn build(rules: &[Rule]) -> Result<Index, IndexError> {
         let mut index = Index::default();
+        // The literal maps sized once: grown by doubling, a map of 100,000 keys was briefly
+        // there twice over (8 MB for 5.4), at the peak of a reload.
+        let mut sizes: Halves<(usize, usize)> = Halves::default();
+        for rule in rules.iter().filter(|r| r.enabled) {
+            let size = sizes.get_mut(rule.case_sensitive);
+            match &rule.matcher {
+                Matcher::Exact(keywords) => size.0 += keywords.len(),
+                Matcher::Prefix(keywords) => size.1 += keywords.len(),
+                _ => {}
+            }
+        }
+        for cs in [false, true] {
+            let (exact, prefix) = *sizes.get_mut(cs);
+            index.exact.get_mut(cs).reserve(exact);
+            index.prefix.get_mut(cs).map.reserve(prefix);
+        }
         let mut contains: Halves<HashMap<&str, Vec<Hit>>> = Halves::default();
         let mut patterns: Vec<&str> = Vec::new();
         let mut owners = Vec::new();
@@ -418,6 +450,54 @@ impl Automaton {
             searcher,
             hits: entries.into_iter().map(|(_, h)| h).collect(),
         }))
+    }
+}
+
+/// Whether two matchers match the same texts the same way (their keywords normalised alike,
+/// their patterns written alike).
+fn matchers_alike(a: &Matcher, b: &Matcher) -> bool {
+    let keywords = |x: &[super::Keyword], y: &[super::Keyword]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(x, y)| x.normalized == y.normalized)
+    };
+    let patterns = |x: &[super::Pattern], y: &[super::Pattern]| {
+        x.len() == y.len()
+            && x.iter()
+                .zip(y)
+                .all(|(x, y)| x.regex.as_str() == y.regex.as_str())
+    };
+    match (a, b) {
+        (Matcher::Exact(x), Matcher::Exact(y))
+        | (Matcher::Prefix(x), Matcher::Prefix(y))
+        | (Matcher::Contains(x), Matcher::Contains(y)) => keywords(x, y),
+        (Matcher::Regex(x), Matcher::Regex(y)) => patterns(x, y),
+        (Matcher::Event { name: n, key: k }, Matcher::Event { name: m, key: l }) => {
+            n == m && keys_alike(k, l)
+        }
+        (Matcher::Scene(k), Matcher::Scene(l)) => keys_alike(k, l),
+        (Matcher::MsgType(t), Matcher::MsgType(u)) => t == u,
+        (Matcher::AnyMessage, Matcher::AnyMessage) => true,
+        (
+            Matcher::Exact(_)
+            | Matcher::Prefix(_)
+            | Matcher::Contains(_)
+            | Matcher::Regex(_)
+            | Matcher::Event { .. }
+            | Matcher::Scene(_)
+            | Matcher::MsgType(_)
+            | Matcher::AnyMessage,
+            _,
+        ) => false,
+    }
+}
+
+fn keys_alike(a: &KeyMatch, b: &KeyMatch) -> bool {
+    match (a, b) {
+        (KeyMatch::Any, KeyMatch::Any) => true,
+        (KeyMatch::Exact(x), KeyMatch::Exact(y)) | (KeyMatch::Prefix(x), KeyMatch::Prefix(y)) => {
+            x == y
+        }
+        (KeyMatch::Regex(x), KeyMatch::Regex(y)) => x.regex.as_str() == y.regex.as_str(),
+        (KeyMatch::Any | KeyMatch::Exact(_) | KeyMatch::Prefix(_) | KeyMatch::Regex(_), _) => false,
     }
 }
 

@@ -50,7 +50,8 @@ pub struct RuleSet {
     schedules: Vec<Schedule>,
     tests: Vec<RuleTest>,
     files: Vec<FileSummary>,
-    index: Index,
+    /// Shared with the set a reload replaced when no rule's matcher changed.
+    index: Arc<Index>,
     /// Whether an enabled rule has a cooldown (replicas then read the follower's shared
     /// cooldowns before answering).
     cooldowns: bool,

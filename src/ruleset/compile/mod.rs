@@ -15,6 +15,7 @@
 
 mod cross;
 mod entries;
+mod ids;
 mod matchers;
 mod one_of;
 mod pieces;
@@ -27,7 +28,6 @@ mod when;
 #[cfg(test)]
 mod cases;
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,11 +129,14 @@ fn compile_in_pieces(
         cx.file(id, file, reuse.as_ref());
     }
     drop(reuse);
+    // Tests name ids, which every entry has written by now (a rule that `resolve_gates` then
+    // drops for an unknown schedule keeps its id: it has errors of its own).
+    let raw_tests = std::mem::take(&mut cx.raw_tests);
+    let tests = rule_tests::resolve(raw_tests, &cx.ids.all(&cx.rules), &mut cx.diags);
+    cx.ids = ids::Ids::default();
     let pending = std::mem::take(&mut cx.pending_gates);
     when::resolve_gates(pending, &cx.schedules, &mut cx.rules, &mut cx.diags);
     cross::check_duplicate_keywords(&cx.rules, &mut cx.diags);
-    let raw_tests = std::mem::take(&mut cx.raw_tests);
-    let tests = rule_tests::resolve(raw_tests, &cx.ids, &mut cx.diags);
 
     let Compiler {
         mut diags,
@@ -148,7 +151,12 @@ fn compile_in_pieces(
         .iter()
         .any(|d| d.severity() == Severity::Error && d.code != Code::InvalidTest);
     // Over the regex budget, the set is not built: that would compile the regexes again.
-    let index = (!regex_budget.spent()).then(|| Index::build(&rules));
+    // A reload that changed no rule's matcher (a reply edited, a test added) serves the index
+    // it has: the new set's rules are numbered alike and would index alike.
+    let index = (!regex_budget.spent()).then(|| match previous {
+        Some(p) if Index::alike(p.rules(), &rules) => Ok(p.index.clone()),
+        _ => Index::build(&rules).map(Arc::new),
+    });
     // A served set lives until the next reload: no growth slack (100,000 rules left ~12 MB).
     rules.shrink_to_fit();
     let set = match index {
@@ -191,7 +199,7 @@ struct Compiler {
     diags: Vec<Diagnostic>,
     rules: Vec<Rule>,
     /// Every well-formed id seen, even on a rule with errors, and where it was first written.
-    ids: HashMap<Arc<str>, Location>,
+    ids: ids::Ids,
     raw_tests: Vec<(Origin, TestSpec)>,
     files: Vec<FileSummary>,
     regex_budget: matchers::RegexBudget,
@@ -229,6 +237,14 @@ impl Entry<'_> {
     /// `span` (in the file) counted from the entry's header, as a rule's body keeps it.
     fn within(&self, span: &Range<usize>) -> EntrySpan {
         EntrySpan::within(self.header.start, span)
+    }
+
+    /// Where `span` (counted from the entry's header) is, as a location.
+    fn rel_location(&self, span: EntrySpan) -> Location {
+        Location {
+            file: self.file,
+            span: self.place(span),
+        }
     }
 
     /// Where `span` (counted from the entry's header) is in the file.
@@ -380,8 +396,15 @@ impl Compiler {
             Ok(RawEntry::Schedule(raw)) => self.schedules.add(&entry, raw, &mut self.diags),
             Err(m) => {
                 self.push(suggest::serde_error(&entry, &m.error));
-                if read.kind == EntryKind::Rule {
-                    self.rule_id(&entry, m.id.as_ref());
+                if read.kind == EntryKind::Rule
+                    && let Some(valid) = self.rule_id(&entry, m.id.as_ref())
+                    && let Some(id) = &m.id
+                {
+                    let at = Location {
+                        file,
+                        span: id.span(),
+                    };
+                    self.ids.add_other(valid, at);
                 }
             }
         }
@@ -448,7 +471,8 @@ impl Compiler {
             matchers::check_group_refs(entry, m, &refs, &mut self.diags);
         }
         let voice = self.voice(entry, voice, matcher.as_ref());
-        if let (Some(id), Some(matcher), Some(reply), Some(timing)) = (id, matcher, reply, timing) {
+        let Some(id) = id else { return };
+        if let (Some(matcher), Some(reply), Some(timing)) = (matcher, reply, timing) {
             let kept = timing.kept();
             if let Some((name, open, span)) = timing.gate {
                 self.pending_gates.push(when::PendingGate {
@@ -471,7 +495,7 @@ impl Compiler {
                     && matcher.capture_patterns().is_empty()
             });
             let body = RuleBody {
-                id,
+                id: id.clone(),
                 name: name.map(|n| n.into_inner().into_boxed_str()),
                 priority,
                 enabled: is_enabled,
@@ -485,6 +509,9 @@ impl Compiler {
                 digest,
             };
             self.rules.push(Rule::new(Arc::new(body), entry.origin()));
+            self.ids.add_rule(self.rules.len() - 1, &self.rules);
+        } else if let Some(span) = id_span {
+            self.ids.add_other(id, entry.rel_location(span));
         }
     }
 
@@ -516,8 +543,9 @@ impl Compiler {
         *v.get_ref()
     }
 
-    /// Checks an id and records where it was first written; `None` (and a diagnostic) when it
-    /// is missing, malformed, reserved or already used.
+    /// Checks an id; `None` (and a diagnostic) when it is missing, malformed, reserved or
+    /// already used. The caller records it ([`ids::Ids`]) once it knows whether the rule
+    /// compiled.
     fn rule_id(&mut self, entry: &Entry<'_>, id: Option<&Spanned<String>>) -> Option<Arc<str>> {
         let Some(id) = id else {
             self.push(
@@ -550,21 +578,16 @@ impl Compiler {
             );
             return None;
         }
-        let id: Arc<str> = Arc::from(value.as_str());
-        self.claim_id(
-            &id,
-            Location {
-                file: entry.file,
-                span,
-            },
-        )
-        .then_some(id)
+        let here = Location {
+            file: entry.file,
+            span,
+        };
+        (!self.used_before(value, here)).then(|| Arc::from(value.as_str()))
     }
 
-    /// Records a well-formed id written `here`; `false` (and a diagnostic) when it is already
-    /// used.
-    fn claim_id(&mut self, id: &Arc<str>, here: Location) -> bool {
-        if let Some(first) = self.ids.get(id) {
+    /// Whether a well-formed id written `here` was used before (and then a diagnostic).
+    fn used_before(&mut self, id: &str, here: Location) -> bool {
+        if let Some(first) = self.ids.first(id, &self.rules) {
             let d = Diagnostic::new(
                 Code::DuplicateId,
                 here.file,
@@ -572,12 +595,11 @@ impl Compiler {
                 format!("the id `{id}` is already used"),
             )
             .with_help("rule ids must be unique across all rule files; rename one of them")
-            .with_related(first.file, first.span.clone(), "first used here");
+            .with_related_at(first, "first used here");
             self.push(d);
-            return false;
+            return true;
         }
-        self.ids.insert(id.clone(), here);
-        true
+        false
     }
 }
 

@@ -223,7 +223,7 @@ impl Compiler {
         self.pending_gates.truncate(mark.gates);
         self.schedules.forget(file, mark.schedules);
         self.regex_budget = mark.regex_budget;
-        self.ids.retain(|_, at| at.file != file);
+        self.ids.forget(file, mark.rules);
     }
 }
 
@@ -342,8 +342,9 @@ impl Compiler {
             location: Location { file, span },
         };
         let rule = Rule::new(body.clone(), origin);
-        if self.claim_id(&body.id, rule.at(body.id_span)) {
+        if !self.used_before(&body.id, rule.at(body.id_span)) {
             self.rules.push(rule);
+            self.ids.add_rule(self.rules.len() - 1, &self.rules);
         }
     }
 }

@@ -1,12 +1,9 @@
 //! `[[test]]` entries → [`RuleTest`]s: exactly one message, and an `expect` that names a rule
 //! (one that exists, even if it has errors of its own), `transfer` or `none`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use super::one_of::{OneOf, exactly_one};
 use super::suggest::did_you_mean;
-use crate::diag::{Code, Diagnostic, Location};
+use crate::diag::{Code, Diagnostic};
 use crate::protocol::MsgType;
 use crate::ruleset::raw::{InputSpec, TestSpec};
 use crate::ruleset::{Expect, Origin, RuleTest, TestInput};
@@ -22,23 +19,21 @@ const ONE_INPUT: OneOf = OneOf {
     help_several: INPUT_HELP,
 };
 
-/// Resolves every test against the ids written in the rule files.
+/// Resolves every test against the ids written in the rule files (`known`, sorted).
 pub(super) fn resolve(
     raw_tests: Vec<(Origin, TestSpec)>,
-    ids: &HashMap<Arc<str>, Location>,
+    known: &[&str],
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<RuleTest> {
-    let known: Vec<&str> = ids.keys().map(|id| &**id).collect();
     raw_tests
         .into_iter()
-        .filter_map(|(origin, spec)| test(origin, spec, ids, &known, diags))
+        .filter_map(|(origin, spec)| test(origin, spec, known, diags))
         .collect()
 }
 
 fn test(
     origin: Origin,
     spec: TestSpec,
-    ids: &HashMap<Arc<str>, Location>,
     known: &[&str],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RuleTest> {
@@ -120,7 +115,7 @@ fn test(
         Some(e) => match e.get_ref().as_str() {
             "transfer" => Some(Expect::Transfer),
             "none" => Some(Expect::Nothing),
-            id if ids.contains_key(id) => Some(Expect::Rule(id.to_owned())),
+            id if known.binary_search(&id).is_ok() => Some(Expect::Rule(id.to_owned())),
             id => {
                 let help = match did_you_mean(id, known) {
                     Some(s) => format!("did you mean `{s}`?"),
