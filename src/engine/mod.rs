@@ -314,8 +314,8 @@ fn collect_text<'t>(rules: &RuleSet, t: &'t Texts<'_>, voice: bool, sink: &mut i
             }
         };
         match kind {
-            MatchKind::Exact => index.exact(t, &mut found),
-            MatchKind::Prefix => index.prefix(t, &mut found),
+            MatchKind::Exact => index.exact(rules.rules(), t, &mut found),
+            MatchKind::Prefix => index.prefix(rules.rules(), t, &mut found),
             _ => index.contains(t, &mut found),
         }
     };

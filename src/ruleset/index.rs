@@ -29,6 +29,7 @@ pub const REGEX_SET_SIZE_LIMIT: usize = 64 << 20;
 pub const REGEX_SET_DFA_LIMIT: usize = 64 << 20;
 
 use super::key_index::KeyIndex;
+use super::literal_map::LiteralMap;
 use super::normalize::{fold, normalize};
 use super::{KeyMatch, Matcher, Rule};
 use std::sync::Arc;
@@ -97,41 +98,6 @@ impl<T> Halves<T> {
         } else {
             &mut self.insensitive
         }
-    }
-}
-
-type LiteralMap = HashMap<Box<str>, Hits>;
-
-/// The hits of one keyword: nearly always one, kept in place (a catalogue has a keyword per rule,
-/// and a list of its own for each cost 100,000 allocations and 1.6 MB per 100,000 rules).
-#[derive(Debug)]
-enum Hits {
-    One(Hit),
-    Many(Vec<Hit>),
-}
-
-impl Hits {
-    fn push(&mut self, hit: Hit) {
-        match self {
-            Hits::One(first) => *self = Hits::Many(vec![*first, hit]),
-            Hits::Many(hits) => hits.push(hit),
-        }
-    }
-
-    fn as_slice(&self) -> &[Hit] {
-        match self {
-            Hits::One(hit) => std::slice::from_ref(hit),
-            Hits::Many(hits) => hits,
-        }
-    }
-}
-
-/// Adds `hit` under `key`.
-fn add_hit(map: &mut LiteralMap, key: &str, hit: Hit) {
-    if let Some(hits) = map.get_mut(key) {
-        hits.push(hit);
-    } else {
-        map.insert(key.into(), Hits::One(hit));
     }
 }
 
@@ -232,8 +198,8 @@ impl Index {
         }
         for cs in [false, true] {
             let (exact, prefix) = *sizes.get_mut(cs);
-            index.exact.get_mut(cs).reserve(exact);
-            index.prefix.get_mut(cs).map.reserve(prefix);
+            index.exact.get_mut(cs).reserve(exact, rules);
+            index.prefix.get_mut(cs).map.reserve(prefix, rules);
         }
         let mut contains: Halves<HashMap<&str, Vec<Hit>>> = Halves::default();
         let mut patterns: Vec<&str> = Vec::new();
@@ -256,7 +222,7 @@ impl Index {
                         } else {
                             index.exact.get_mut(cs)
                         };
-                        add_hit(map, &k.normalized, hit);
+                        map.add(&k.normalized, hit, rules);
                     }
                 }
                 Matcher::Contains(keywords) => {
@@ -294,7 +260,7 @@ impl Index {
             }
         }
         for half in [&mut index.prefix.sensitive, &mut index.prefix.insensitive] {
-            half.lengths = half.map.keys().map(|k| k.len()).collect();
+            half.lengths = half.map.keys(rules).map(str::len).collect();
             half.lengths.sort_unstable();
             half.lengths.dedup();
         }
@@ -325,27 +291,27 @@ impl Index {
         Ok(index)
     }
 
-    /// Exact keywords equal to the text.
-    pub fn exact(&self, text: &Texts<'_>, found: &mut impl FnMut(Hit)) {
+    /// Exact keywords equal to the text (`rules`: the set's, which the index was built over).
+    pub fn exact(&self, rules: &[Rule], text: &Texts<'_>, found: &mut impl FnMut(Hit)) {
         for (map, t) in [
             (&self.exact.sensitive, text.normalized.as_ref()),
             (&self.exact.insensitive, text.folded()),
         ] {
-            if let Some(hits) = map.get(t) {
-                hits.as_slice().iter().copied().for_each(&mut *found);
+            if let Some(hits) = map.get(t, rules) {
+                hits.iter().copied().for_each(&mut *found);
             }
         }
     }
 
-    /// Prefix keywords the text starts with.
-    pub fn prefix(&self, text: &Texts<'_>, found: &mut impl FnMut(Hit)) {
+    /// Prefix keywords the text starts with (`rules` as for [`Index::exact`]).
+    pub fn prefix(&self, rules: &[Rule], text: &Texts<'_>, found: &mut impl FnMut(Hit)) {
         for (half, t) in [
             (&self.prefix.sensitive, text.normalized.as_ref()),
             (&self.prefix.insensitive, text.folded()),
         ] {
             for &len in half.lengths.iter().take_while(|&&len| len <= t.len()) {
-                if let Some(hits) = t.get(..len).and_then(|head| half.map.get(head)) {
-                    hits.as_slice().iter().copied().for_each(&mut *found);
+                if let Some(hits) = t.get(..len).and_then(|head| half.map.get(head, rules)) {
+                    hits.iter().copied().for_each(&mut *found);
                 }
             }
         }
@@ -504,26 +470,6 @@ fn keys_alike(a: &KeyMatch, b: &KeyMatch) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A keyword's hits take no more room than the list they replaced, and every hit under one
-    /// key is found, in the order added.
-    #[test]
-    fn a_keyword_holds_one_hit_in_place_and_more_in_a_list() {
-        assert!(std::mem::size_of::<Hits>() <= std::mem::size_of::<Vec<Hit>>());
-        let hit = |rule| Hit {
-            rule,
-            item: 0,
-            chars: 2,
-        };
-        let mut map = LiteralMap::default();
-        add_hit(&mut map, "ab", hit(0));
-        add_hit(&mut map, "cd", hit(1));
-        assert_eq!(map["ab"].as_slice(), [hit(0)]);
-        add_hit(&mut map, "ab", hit(2));
-        add_hit(&mut map, "ab", hit(3));
-        assert_eq!(map["ab"].as_slice(), [hit(0), hit(2), hit(3)]);
-        assert_eq!(map["cd"].as_slice(), [hit(1)]);
-    }
 
     /// The set's own cap, a backstop behind the compiler's budget: over it, building the
     /// index is an error that says so, not an out-of-memory.

@@ -14,6 +14,7 @@ mod compile;
 mod fingerprint;
 mod index;
 mod key_index;
+mod literal_map;
 pub mod normalize;
 mod raw;
 pub mod schedule;
