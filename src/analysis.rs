@@ -187,7 +187,7 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                         Some(k) => format!("rule `{}` (event {name} with key {k:?})", rule.id),
                         None => format!("rule `{}` (event {name})", rule.id),
                     };
-                    out.push(shadowed(set, own, &what, rule.origin.location.clone(), w));
+                    out.push(shadowed(set, own, &what, rule.location(), w));
                 }
             }
             Matcher::MsgType(t) if t.eq_ignore_ascii_case("text") => {}
@@ -196,7 +196,7 @@ fn shadowing_among(set: &RuleSet, range: std::ops::Range<usize>) -> Vec<Diagnost
                     probe(&message(body_of_type(t))).filter(|(w, _)| w.rule != index)
                 {
                     let what = format!("rule `{}` (msg_type {t})", rule.id);
-                    out.push(shadowed(set, own, &what, rule.origin.location.clone(), w));
+                    out.push(shadowed(set, own, &what, rule.location(), w));
                 }
             }
             Matcher::Regex(_) | Matcher::Scene(_) | Matcher::AnyMessage => {}
@@ -237,13 +237,13 @@ fn shadowed(
         format!(
             "{what} can never answer: rule `{}` ({}, {}{item}, priority {}) always takes it ({because})",
             w.id,
-            w.origin,
+            w.origin(),
             winner.kind.as_str(),
             w.priority
         ),
     )
     .with_help(help)
-    .with_related(w.origin.location.file, w.origin.location.span.clone(), format!("rule `{}`", w.id))
+    .with_related_at(w.location(), format!("rule `{}`", w.id))
 }
 
 fn text_message(text: &str) -> Message {
@@ -268,7 +268,7 @@ fn run_test(set: &RuleSet, test: &RuleTest, now: Timestamp) -> Result<(), Box<Di
     let cx = engine::Context::at(test.at.unwrap_or(now));
     let answer = engine::respond(set, &message, &cx);
     let actual = match (&answer.winner, &answer.action) {
-        (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin),
+        (Some((rule, _)), _) => format!("rule `{}` ({})", rule.id, rule.origin()),
         (None, Action::Success) => "nothing (success)".to_owned(),
         (None, _) => "the fall-through to customer service (transfer)".to_owned(),
     };
@@ -333,11 +333,7 @@ fn run_test(set: &RuleSet, test: &RuleTest, now: Timestamp) -> Result<(), Box<Di
         )
         .with_help(help);
         if let Some((rule, _)) = &answer.winner {
-            d = d.with_related(
-                rule.origin.location.file,
-                rule.origin.location.span.clone(),
-                format!("rule `{}`", rule.id),
-            );
+            d = d.with_related_at(rule.location(), format!("rule `{}`", rule.id));
         }
         return Err(Box::new(d));
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::analysis;
-use crate::diag::{Code, Diagnostic, SourceFile, Sources, has_errors};
+use crate::diag::{Code, Diagnostic, MAX_FILE_BYTES, SourceFile, Sources, has_errors};
 use crate::ruleset::{Declared, Fingerprint, RuleSet, compile_fingerprinted};
 
 /// What a load produced: the files read, the rule set when it is usable, every diagnostic.
@@ -255,6 +255,22 @@ fn read_paths(paths: &[PathBuf]) -> Result<(Sources, Vec<Diagnostic>), LoadError
     }
     let mut sources = Sources::new();
     for path in files {
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.len() > MAX_FILE_BYTES
+        {
+            diagnostics.push(
+                Diagnostic::global(
+                    Code::Unreadable,
+                    format!(
+                        "{} is {} bytes: a rule file may hold at most 4 GiB",
+                        path.display(),
+                        meta.len()
+                    ),
+                )
+                .with_help("split it into several files"),
+            );
+            continue;
+        }
         match std::fs::read(&path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {

@@ -165,7 +165,7 @@ fn describe_candidate(set: &RuleSet, c: &Candidate) -> String {
     format!(
         "{}{name} ({}), priority {}, {}{item}",
         rule.id,
-        rule.origin,
+        rule.origin(),
         rule.priority,
         c.kind.as_str()
     )
@@ -296,8 +296,8 @@ fn json_report(
         let rule = set.rule(c.rule);
         json!({
             "id": &*rule.id,
-            "file": rule.origin.path.display().to_string(),
-            "line": rule.origin.line,
+            "file": rule.origin().path.display().to_string(),
+            "line": rule.origin().line,
             "priority": rule.priority,
             "matcher": c.kind.as_str(),
             "literal": rule.matcher.item_text(c.item),

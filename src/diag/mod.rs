@@ -287,8 +287,15 @@ impl Diagnostic {
 pub struct SourceFile {
     path: PathBuf,
     text: String,
-    line_starts: Vec<usize>,
+    /// Where each line starts. `u32`: half the room of a `usize` for a catalogue's 500,000
+    /// lines, held while a reload compiles. The loader refuses a file of 4 GiB or more
+    /// ([`MAX_FILE_BYTES`]); in a longer text given here, the lines past that mark are counted
+    /// as one.
+    line_starts: Vec<u32>,
 }
+
+/// The largest rule file the loader reads, in bytes.
+pub const MAX_FILE_BYTES: u64 = u32::MAX as u64;
 
 impl SourceFile {
     /// Wraps a file's path and text.
@@ -299,7 +306,10 @@ impl SourceFile {
         let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
         let mut line_starts = Vec::with_capacity(lines + 1);
         line_starts.push(0);
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        line_starts.extend(
+            memchr::memchr_iter(b'\n', text.as_bytes())
+                .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+        );
         SourceFile {
             path: path.into(),
             text,
@@ -320,8 +330,8 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.line_starts[line];
+        let line = self.line_starts.partition_point(|&s| s as usize <= offset) - 1;
+        let start = self.line_starts[line] as usize;
         let col = self
             .text
             .get(start..offset)
@@ -332,34 +342,32 @@ impl SourceFile {
     /// 0-based index of the line holding a byte offset.
     pub fn line_index(&self, offset: usize) -> usize {
         self.line_starts
-            .partition_point(|&s| s <= offset.min(self.text.len()))
+            .partition_point(|&s| s as usize <= offset.min(self.text.len()))
             - 1
     }
 
     /// Byte range of a 0-based line, line break included; `None` past the last line.
     pub fn line_range(&self, index: usize) -> Option<Range<usize>> {
-        let start = *self.line_starts.get(index)?;
+        let start = *self.line_starts.get(index)? as usize;
         let end = self
             .line_starts
             .get(index + 1)
-            .copied()
-            .unwrap_or(self.text.len());
+            .map_or(self.text.len(), |&s| s as usize);
         Some(start..end)
     }
 
     /// The text of a 1-based line, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self
-            .line_starts
-            .get(line - 1)
-            .copied()
-            .unwrap_or(self.text.len());
-        let end = self
-            .line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.text.len());
-        self.text[start..end].trim_end_matches(['\n', '\r'])
+        let at = |i: usize| {
+            self.line_starts
+                .get(i)
+                .map_or(self.text.len(), |&s| s as usize)
+        };
+        let (start, end) = (at(line - 1), at(line));
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 }
 
