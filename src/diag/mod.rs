@@ -212,7 +212,7 @@ impl Diagnostic {
         }
     }
 
-    /// A diagnostic at a place already located (a rule's keyword: [`Rule::at`](crate::ruleset::Rule::at)).
+    /// A diagnostic at a place already located (a rule's keyword, placed by the rule set).
     pub fn at(code: Code, location: Location, message: impl Into<String>) -> Self {
         Diagnostic::new(code, location.file, location.span, message)
     }
