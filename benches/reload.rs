@@ -241,28 +241,24 @@ fn memory_over_reloads(n: usize) {
     let middle = n / 2;
     let reply_line = format!("reply.text = \"{}\"", ruleset_gen::catalogue_reply(middle));
     let keyword_line = format!("match.exact = \"SKU{middle:07}\"");
-    let edits: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
-        (
-            "a reply edited mid-file",
-            Box::new(|g| text.replacen(&reply_line, &format!("reply.text = \"edit {g}\""), 1)),
-        ),
-        (
-            "a keyword edited mid-file",
-            Box::new(|g| text.replacen(&keyword_line, &format!("match.exact = \"edit {g}\""), 1)),
-        ),
-        (
-            "a comment appended",
-            Box::new(|g| format!("{text}# edit {g}\n")),
-        ),
+    let kinds = [
+        "a reply edited mid-file",
+        "a keyword edited mid-file",
+        "a comment appended",
     ];
+    let edit = |kind: usize, g: usize| match kind {
+        0 => text.replacen(&reply_line, &format!("reply.text = \"edit {g}\""), 1),
+        1 => text.replacen(&keyword_line, &format!("match.exact = \"edit {g}\""), 1),
+        _ => format!("{text}# edit {g}\n"),
+    };
     let mut generation = 6;
     let mut edited = Vec::new();
-    for (what, edit) in &edits {
+    for (kind, what) in kinds.iter().enumerate() {
         reset_peak();
         let mut after = Vec::new();
         for _ in 0..5 {
             generation += 1;
-            p.rule_file(".next", &edit(generation));
+            p.rule_file(".next", &edit(kind, generation));
             let rules = p.dir.path().join("rules");
             std::fs::rename(rules.join(".next"), rules.join("catalogue.toml")).unwrap();
             d.wait_for_log(&format!("generation={generation} "));
