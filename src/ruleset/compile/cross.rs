@@ -89,40 +89,47 @@ pub(super) fn check_duplicate_keywords(rules: &[Rule], diags: &mut Vec<Diagnosti
 /// Reports the clashes among keywords of one priority and one folded form, in rule order.
 fn check_group(rules: &[Rule], same: &[At], diags: &mut Vec<Diagnostic>) {
     let mut owners = Owners::default();
-    for &(r, k) in same {
+    for &at in same {
+        diags.extend(owners.take(rules, at));
+    }
+}
+
+impl Owners {
+    /// Records keyword `k` of rule `r` (an exact keyword of this group's, after every earlier
+    /// one), and reports it if an earlier rule already has it.
+    fn take(&mut self, rules: &[Rule], (r, k): At) -> Option<Diagnostic> {
         let rule = &rules[r as usize];
         let Matcher::Exact(keywords) = &rule.matcher else {
-            continue;
+            return None;
         };
         let kw = &keywords[k as usize];
         let clash = if rule.case_sensitive {
-            let same = owners
+            let same = self
                 .sensitive
                 .as_ref()
                 .and_then(|s| s.get(&kw.normalized))
                 .and_then(|s| s.other_than(r));
-            [owners.insensitive.other_than(r), same]
+            [self.insensitive.other_than(r), same]
                 .into_iter()
                 .flatten()
                 .min()
         } else {
-            owners.any.other_than(r)
+            self.any.other_than(r)
         };
-        // Two rules that can never be candidates at the same instant (one during and one
-        // outside a schedule, disjoint campaigns) may share a keyword.
-        let clash = clash.filter(|c| !rule.when().excludes(rules[c.0 as usize].when()));
-        diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
-        owners.any.add((r, k));
+        self.any.add((r, k));
         if rule.case_sensitive {
-            owners
-                .sensitive
+            self.sensitive
                 .get_or_insert_default()
                 .entry(kw.normalized.clone())
                 .or_default()
                 .add((r, k));
         } else {
-            owners.insensitive.add((r, k));
+            self.insensitive.add((r, k));
         }
+        // Two rules that can never be candidates at the same instant (one during and one
+        // outside a schedule, disjoint campaigns) may share a keyword.
+        let clash = clash.filter(|c| !rule.when().excludes(rules[c.0 as usize].when()))?;
+        duplicate(rules, (r, k), clash)
     }
 }
 
@@ -194,10 +201,11 @@ mod tests {
         assert!(dups[0].message.contains("rule `b`") && dups[0].message.contains("rule `a`"));
     }
 
-    /// The check as it was, one map entry per keyword: the oracle for the sorted one.
+    /// The check as it was, one map entry per keyword, in rule order: the oracle for the
+    /// grouping by sorting.
     fn by_map(rules: &[Rule]) -> Vec<Diagnostic> {
-        let mut diags = Vec::new();
         let mut seen: HashMap<(i64, String), Owners> = HashMap::new();
+        let mut diags = Vec::new();
         for (r, rule) in (0u32..).zip(rules) {
             let Matcher::Exact(keywords) = &rule.matcher else {
                 continue;
@@ -207,33 +215,7 @@ mod tests {
             }
             for (k, kw) in (0u32..).zip(keywords) {
                 let key = (rule.priority, fold(&kw.normalized).into_owned());
-                let owners = seen.entry(key).or_default();
-                let clash = if rule.case_sensitive {
-                    let same = owners
-                        .sensitive
-                        .as_ref()
-                        .and_then(|s| s.get(&kw.normalized))
-                        .and_then(|s| s.other_than(r));
-                    [owners.insensitive.other_than(r), same]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                } else {
-                    owners.any.other_than(r)
-                };
-                let clash = clash.filter(|c| !rule.when().excludes(rules[c.0 as usize].when()));
-                diags.extend(clash.and_then(|c| duplicate(rules, (r, k), c)));
-                owners.any.add((r, k));
-                if rule.case_sensitive {
-                    owners
-                        .sensitive
-                        .get_or_insert_default()
-                        .entry(kw.normalized.clone())
-                        .or_default()
-                        .add((r, k));
-                } else {
-                    owners.insensitive.add((r, k));
-                }
+                diags.extend(seen.entry(key).or_default().take(rules, (r, k)));
             }
         }
         diags
