@@ -57,6 +57,9 @@ pub struct Summary {
     pub tests_run: usize,
     /// Of those, how many failed.
     pub tests_failed: usize,
+    /// Rules a reload took from the served set instead of compiling them (their entries'
+    /// text unchanged; all of them when no file changed).
+    pub rules_taken: usize,
 }
 
 /// A load that could not even start: the path given does not exist or cannot be listed.
@@ -138,11 +141,12 @@ fn load_reusing(
         .filter(|set| diagnostics.is_empty() && set.fingerprint() == fingerprint)
         .cloned();
     let reused = unchanged.is_some();
-    let (set, complete, files) = match unchanged {
+    let (set, complete, files, rules_taken) = match unchanged {
         // Its compile diagnostics were warnings at most, logged when it was loaded.
         Some(set) => {
             let files = set.files().to_vec();
-            (Some(set), true, files)
+            let taken = set.rules().len();
+            (Some(set), true, files, taken)
         }
         None => {
             // The rules of unchanged entries are taken from the served set, not built again.
@@ -154,6 +158,7 @@ fn load_reusing(
                 compiled.set.map(Arc::new),
                 compiled.complete,
                 compiled.files,
+                compiled.taken,
             )
         }
     };
@@ -161,6 +166,7 @@ fn load_reusing(
         files: sources.len(),
         rules: files.iter().map(|f| f.rules).sum(),
         tests: files.iter().map(|f| f.tests).sum(),
+        rules_taken,
         ..Summary::default()
     };
     // Shadowing is analysed over every rule that compiled, so that one broken file does not

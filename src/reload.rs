@@ -197,6 +197,7 @@ pub fn reload(rules: &Rules, reason: &str) {
                         rules = count,
                         files,
                         unchanged = loaded.unchanged,
+                        taken = loaded.summary.rules_taken,
                         millis = started.elapsed().as_millis() as u64,
                         "rules reloaded ({reason})"
                     );

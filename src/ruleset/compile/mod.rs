@@ -61,6 +61,9 @@ pub struct Compiled {
     pub files: Vec<FileSummary>,
     /// Every problem found, errors and warnings, in file and position order.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many of the rules were taken from the set a reload replaces (their entries'
+    /// text unchanged: reuse.rs) instead of compiled.
+    pub taken: usize,
 }
 
 impl Compiled {
@@ -145,6 +148,7 @@ fn compile_in_pieces(
         regex_budget,
         schedules,
         declared,
+        taken,
         ..
     } = cx;
     let complete = !diags
@@ -191,6 +195,7 @@ fn compile_in_pieces(
         set,
         files,
         diagnostics: diags,
+        taken,
     }
 }
 
@@ -209,6 +214,8 @@ struct Compiler {
     declared: Arc<Declared>,
     /// How large a file's pieces are ([`pieces::PIECE_BYTES`]; smaller in tests).
     piece_bytes: usize,
+    /// Rules taken from the set a reload replaces.
+    taken: usize,
 }
 
 /// What a rule entry's checks need to know about where it is.

@@ -212,6 +212,7 @@ impl Compiler {
             gates: self.pending_gates.len(),
             schedules: self.schedules.list.len(),
             regex_budget: self.regex_budget.clone(),
+            taken: self.taken,
         }
     }
 
@@ -224,6 +225,7 @@ impl Compiler {
         self.schedules.forget(file, mark.schedules);
         self.regex_budget = mark.regex_budget;
         self.ids.forget(file, mark.rules);
+        self.taken = mark.taken;
     }
 }
 
@@ -235,6 +237,7 @@ pub(super) struct Mark {
     gates: usize,
     schedules: usize,
     regex_budget: matchers::RegexBudget,
+    taken: usize,
 }
 
 /// An entry of a piece: read, or taken from the set a reload replaces.
@@ -343,6 +346,7 @@ impl Compiler {
         };
         let rule = Rule::new(body.clone(), origin);
         if !self.used_before(&body.id, rule.at(body.id_span)) {
+            self.taken += 1;
             self.rules.push(rule);
             self.ids.add_rule(self.rules.len() - 1, &self.rules);
         }

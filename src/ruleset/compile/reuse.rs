@@ -222,6 +222,7 @@ mod tests {
             assert_eq!(outcome(&reusing), outcome(&fresh), "{what}");
             assert!(!fresh.diagnostics.is_empty() || fresh.complete, "{what}");
             assert_eq!(shared(&before, &reusing), expected, "{what}");
+            assert_eq!((reusing.taken, fresh.taken), (expected, 0), "{what}");
         }
     }
 
