@@ -8,8 +8,9 @@
 //! is read.
 //!
 //! Files, one job each: this one drives (files, entries, ids); `entries.rs` reads one entry;
-//! `pieces.rs` reads a large file in pieces on reader threads; `one_of.rs` is the one "exactly
-//! one of" check; `matchers.rs` builds `match.*`, `replies.rs` builds `reply.*` and its
+//! `pieces.rs` reads a large file in pieces on reader threads; `reuse.rs` hands a reload the
+//! served set's rules whose entries did not change; `ids.rs` keeps the ids seen; `one_of.rs` is
+//! the one "exactly one of" check; `matchers.rs` builds `match.*`, `replies.rs` builds `reply.*` and its
 //! templates, `rule_tests.rs` the `[[test]]` entries, `cross.rs` the checks across files,
 //! `suggest.rs` the "did you mean" help.
 

@@ -14,6 +14,10 @@
 //! `None`: the file is parsed whole, exactly as before. The compiler also goes back to the whole
 //! file when a piece does not parse or has a malformed entry, so every message about a broken
 //! file is the one the whole document gives.
+//!
+//! The readers also take each entry's digest (its text from its header to the next), which a
+//! rule's body keeps; in a reload, an entry whose digest the served set knows is not parsed at
+//! all: its rule is the served one's (reuse.rs).
 
 use std::ops::Range;
 use std::path::Path;
