@@ -257,8 +257,7 @@ impl Entry<'_> {
 
     /// Where `span` (counted from the entry's header) is in the file.
     fn place(&self, span: EntrySpan) -> Range<usize> {
-        let base = self.header.start;
-        base + span.start as usize..base + span.end as usize
+        span.placed_at(self.header.start)
     }
 
     fn diag(&self, code: Code, span: Range<usize>, message: impl Into<String>) -> Diagnostic {
@@ -513,7 +512,7 @@ impl Compiler {
                 voice,
                 timing: kept,
                 id_span: id_span.unwrap_or_default(),
-                header_end: entry.within(&entry.header).end,
+                header_end: entry.within(&entry.header).end(),
                 digest,
             };
             self.rules.push(Rule::new(Arc::new(body), entry.origin()));
