@@ -244,14 +244,6 @@ impl Entry<'_> {
         EntrySpan::within(self.header.start, span)
     }
 
-    /// Where `span` (counted from the entry's header) is, as a location.
-    fn rel_location(&self, span: EntrySpan) -> Location {
-        Location {
-            file: self.file,
-            span: self.place(span),
-        }
-    }
-
     /// Where `span` (counted from the entry's header) is in the file.
     fn place(&self, span: EntrySpan) -> Range<usize> {
         span.placed_at(self.header.start)

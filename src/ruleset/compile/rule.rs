@@ -41,7 +41,7 @@ impl Compiler {
             },
             &mut self.diags,
         );
-        let id_span = id.as_ref().map(|id| entry.within(&id.span()));
+        let id_at = id.as_ref().map(Spanned::span);
         let id = self.rule_id(entry, id.as_ref());
         let priority = priority.as_ref().map_or(0, |p| *p.get_ref());
         let is_enabled = enabled.as_ref().is_none_or(|e| *e.get_ref());
@@ -72,7 +72,9 @@ impl Compiler {
             matchers::check_group_refs(entry, m, &refs, &mut self.diags);
         }
         let voice = self.voice(entry, voice, matcher.as_ref());
-        let Some(id) = id else { return };
+        let (Some(id), Some(id_at)) = (id, id_at) else {
+            return;
+        };
         if let (Some(matcher), Some(reply), Some(timing)) = (matcher, reply, timing) {
             let kept = timing.kept();
             if let Some((name, open, span)) = timing.gate {
@@ -105,14 +107,18 @@ impl Compiler {
                 reply,
                 voice,
                 timing: kept,
-                id_span: id_span.unwrap_or_default(),
+                id_span: entry.within(&id_at),
                 header_end: entry.within(&entry.header).end(),
                 digest,
             };
             self.rules.push(Rule::new(Arc::new(body), entry.origin()));
             self.ids.add_rule(self.rules.len() - 1, &self.rules);
-        } else if let Some(span) = id_span {
-            self.ids.add_other(id, entry.rel_location(span));
+        } else {
+            let at = Location {
+                file: entry.file,
+                span: id_at,
+            };
+            self.ids.add_other(id, at);
         }
     }
 
